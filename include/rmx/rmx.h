@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * rmx - RDMA verbs messaging middleware.
+ *
+ * The one public header. Every handle is opaque; every call that can fail
+ * returns 0 (or a count) on success and a negative errno on failure, which
+ * rmx_strerror() turns into text. Completion callbacks run only from inside
+ * rmx_progress() (or rmx_wait()), never from the call that posted the work.
+ *
+ * Threading: a context and everything created from it belong to one thread
+ * at a time; use one context per thread for parallelism. See rmx(7).
+ */
+#ifndef RMX_RMX_H
+#define RMX_RMX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define RMX_EXPORT __attribute__((visibility("default")))
+#else
+#define RMX_EXPORT
+#endif
+
+#define RMX_VERSION_MAJOR 0
+#define RMX_VERSION_MINOR 1
+#define RMX_VERSION_PATCH 0
+
+typedef struct rmx_context rmx_context_t;
+typedef struct rmx_listener rmx_listener_t;
+typedef struct rmx_ep rmx_ep_t;
+typedef struct rmx_mem rmx_mem_t;
+
+/* Library version as "MAJOR.MINOR.PATCH"; the numbers through the pointers. */
+RMX_EXPORT const char *rmx_version(int *major, int *minor, int *patch);
+
+/* Text for a negative errno returned by any rmx call (never NULL). */
+RMX_EXPORT const char *rmx_strerror(int err);
+
+/* ---- context ---------------------------------------------------------- */
+
+/*
+ * Opens the RDMA device named by RMX_DEVICE, or the first device with an
+ * active port, and the resources shared by all endpoints of the context.
+ * Configuration comes from the RMX_* environment (see rmx(7)).
+ */
+RMX_EXPORT int rmx_context_create(rmx_context_t **ctx);
+
+/* Destroys every endpoint and listener still open, then the context. */
+RMX_EXPORT void rmx_context_destroy(rmx_context_t *ctx);
+
+/*
+ * Polls for completions and connection events and runs their callbacks.
+ * Never blocks. Returns the number of events handled, or a negative errno
+ * if the context itself failed.
+ */
+RMX_EXPORT int rmx_progress(rmx_context_t *ctx);
+
+/*
+ * A file descriptor that becomes readable when rmx_progress() may have work,
+ * for epoll/poll/select. It only wakes after rmx_arm() returned 0; see
+ * rmx_arm(3) for the drain, arm, re-check, wait discipline.
+ */
+RMX_EXPORT int rmx_context_fd(rmx_context_t *ctx);
+
+/*
+ * Requests a wake-up on rmx_context_fd() for the next event. Returns 0 when
+ * armed, -EAGAIN when events are already pending (call rmx_progress()).
+ */
+RMX_EXPORT int rmx_arm(rmx_context_t *ctx);
+
+/*
+ * Progresses until at least one event was handled or timeout_ms passed
+ * (-1: no limit). Returns the number of events handled, 0 on timeout, or a
+ * negative errno.
+ */
+RMX_EXPORT int rmx_wait(rmx_context_t *ctx, int timeout_ms);
+
+/* ---- connections ------------------------------------------------------ */
+
+enum rmx_ep_state {
+	RMX_EP_CONNECTING = 1,
+	RMX_EP_CONNECTED = 2,
+	RMX_EP_CLOSED = 3,	/* disconnected or failed: see rmx_ep_error() */
+};
+
+enum rmx_ep_event {
+	RMX_EP_EVENT_CONNECTED = 1,
+	RMX_EP_EVENT_CLOSED = 2,	/* status: 0 local close, else why */
+};
+
+typedef void (*rmx_ep_event_cb)(rmx_ep_t *ep, enum rmx_ep_event event,
+				int status, void *arg);
+
+/* Called from rmx_progress() with an endpoint that is already connected. */
+typedef void (*rmx_accept_cb)(rmx_listener_t *listener, rmx_ep_t *ep,
+			      void *arg);
+
+/* Completion of a send, receive, put or get. len: bytes transferred. */
+typedef void (*rmx_comp_cb)(void *arg, int status, size_t len);
+
+struct rmx_ep_params {
+	rmx_ep_event_cb event_cb;	/* optional */
+	void *arg;			/* passed to event_cb */
+	int timeout_ms;			/* connect timeout; 0: RMX_CONNECT_TIMEOUT_MS */
+};
+
+/*
+ * Listens on "ip:port", "[ipv6]:port" or "host:port" (port 0 picks a free
+ * port; see rmx_listener_port()).
+ */
+RMX_EXPORT int rmx_listen(rmx_context_t *ctx, const char *addr,
+			  rmx_accept_cb cb, void *arg, rmx_listener_t **out);
+
+/* The bound port (> 0), or a negative errno. */
+RMX_EXPORT int rmx_listener_port(const rmx_listener_t *listener);
+
+RMX_EXPORT void rmx_listener_destroy(rmx_listener_t *listener);
+
+/*
+ * Starts connecting to "host:port" and returns the endpoint at once, in
+ * RMX_EP_CONNECTING. Operations may be posted before the connection is up;
+ * they start when it is. params may be NULL.
+ */
+RMX_EXPORT int rmx_connect(rmx_context_t *ctx, const char *addr,
+			   const struct rmx_ep_params *params, rmx_ep_t **out);
+
+/* Replaces the event callback (e.g. of an accepted endpoint). */
+RMX_EXPORT int rmx_ep_set_event_cb(rmx_ep_t *ep, rmx_ep_event_cb cb,
+				   void *arg);
+
+RMX_EXPORT enum rmx_ep_state rmx_ep_state(const rmx_ep_t *ep);
+
+/* 0 while healthy or after a local close; the negative errno that closed it. */
+RMX_EXPORT int rmx_ep_error(const rmx_ep_t *ep);
+
+/*
+ * Disconnects and frees the endpoint. Operations still pending complete
+ * with -ECANCELED before this returns.
+ */
+RMX_EXPORT void rmx_ep_destroy(rmx_ep_t *ep);
+
+/* ---- two-sided messages ---------------------------------------------- */
+
+/* Largest message rmx_send() accepts on this endpoint (RMX_EAGER_MAX). */
+RMX_EXPORT int rmx_ep_max_msg(const rmx_ep_t *ep, size_t *len);
+
+/*
+ * Sends len bytes. buf must stay valid and unchanged until cb runs.
+ * -EMSGSIZE if len exceeds rmx_ep_max_msg().
+ */
+RMX_EXPORT int rmx_send(rmx_ep_t *ep, const void *buf, size_t len,
+			rmx_comp_cb cb, void *arg);
+
+/*
+ * Posts a receive for the next message, in order. cb gets the message
+ * length; a message longer than cap completes the receive with -EMSGSIZE
+ * (len: the message size), writes nothing into buf and is discarded.
+ */
+RMX_EXPORT int rmx_recv(rmx_ep_t *ep, void *buf, size_t cap, rmx_comp_cb cb,
+			void *arg);
+
+/* ---- memory and one-sided operations --------------------------------- */
+
+enum rmx_mem_flags {
+	RMX_MEM_REMOTE_READ = 1 << 0,
+	RMX_MEM_REMOTE_WRITE = 1 << 1,
+};
+
+/* A remotely accessible region, as the peer must name it. */
+typedef struct rmx_remote {
+	uint64_t addr;
+	uint64_t len;
+	uint64_t key;
+} rmx_remote_t;
+
+/* Bytes rmx_remote_pack() writes. */
+#define RMX_REMOTE_PACKED_SIZE 24
+
+/* Registers [addr, addr + len) for remote access by connected peers. */
+RMX_EXPORT int rmx_mem_reg(rmx_context_t *ctx, void *addr, size_t len,
+			   unsigned int flags, rmx_mem_t **out);
+
+RMX_EXPORT int rmx_mem_dereg(rmx_mem_t *mem);
+
+/* Describes the registration for a peer. */
+RMX_EXPORT int rmx_mem_remote(const rmx_mem_t *mem, rmx_remote_t *out);
+
+/* Byte-order independent encoding of a descriptor, for sending to a peer. */
+RMX_EXPORT int rmx_remote_pack(const rmx_remote_t *remote, void *buf,
+			       size_t len);
+RMX_EXPORT int rmx_remote_unpack(rmx_remote_t *remote, const void *buf,
+				 size_t len);
+
+/*
+ * RDMA write of len bytes from buf to remote->addr + offset. buf needs no
+ * registration and must stay valid until cb runs. -ERANGE if the range
+ * falls outside the descriptor.
+ */
+RMX_EXPORT int rmx_put(rmx_ep_t *ep, const void *buf, size_t len,
+		       const rmx_remote_t *remote, uint64_t offset,
+		       rmx_comp_cb cb, void *arg);
+
+/* RDMA read of len bytes from remote->addr + offset into buf. */
+RMX_EXPORT int rmx_get(rmx_ep_t *ep, void *buf, size_t len,
+		       const rmx_remote_t *remote, uint64_t offset,
+		       rmx_comp_cb cb, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RMX_RMX_H */

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef RMX_API_CONTEXT_H
+#define RMX_API_CONTEXT_H
+
+#include "core/config.h"
+#include "mem/reg.h"
+#include "proto/proto.h"
+#include "transport/transport.h"
+
+/* A context wires one instance of each layer together. */
+struct rmx_context {
+	struct rmx__config cfg;
+	struct rmx__tp *tp;
+	struct rmx__mem mem;
+	struct rmx__proto proto;
+};
+
+/* Logs "func: what" and returns -EINVAL: every argument check uses it. */
+int rmx__bad_arg(const char *func, const char *what);
+
+#define RMX__CHECK(cond, what)                           \
+	do {                                             \
+		if (!(cond))                             \
+			return rmx__bad_arg(__func__, what); \
+	} while (0)
+
+#endif

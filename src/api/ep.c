@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Public connection and messaging calls: check, then hand to proto. */
+#include <errno.h>
+
+#include <rmx/rmx.h>
+
+#include "api/context.h"
+#include "core/addr.h"
+#include "core/log.h"
+
+int rmx_listen(rmx_context_t *ctx, const char *addr, rmx_accept_cb cb,
+	       void *arg, rmx_listener_t **out)
+{
+	struct sockaddr_storage ss;
+	int ret;
+
+	RMX__CHECK(ctx && addr && out, "NULL ctx, addr or out");
+	RMX__CHECK(cb, "accept callback is NULL");
+	ret = rmx__addr_parse(addr, &ss);
+	if (ret)
+		return ret;
+	return rmx__listen(&ctx->proto, (struct sockaddr *)&ss, cb, arg, out);
+}
+
+int rmx_listener_port(const rmx_listener_t *l)
+{
+	RMX__CHECK(l, "listener is NULL");
+	return l->p->tp->ops->listener_port(l->tpl);
+}
+
+void rmx_listener_destroy(rmx_listener_t *l)
+{
+	if (l)
+		rmx__listener_destroy(l);
+}
+
+int rmx_connect(rmx_context_t *ctx, const char *addr,
+		const struct rmx_ep_params *params, rmx_ep_t **out)
+{
+	struct sockaddr_storage ss;
+	int ret;
+
+	RMX__CHECK(ctx && addr && out, "NULL ctx, addr or out");
+	RMX__CHECK(!params || params->timeout_ms >= 0, "timeout_ms < 0");
+	ret = rmx__addr_parse(addr, &ss);
+	if (ret)
+		return ret;
+	return rmx__connect(&ctx->proto, (struct sockaddr *)&ss, params, out);
+}
+
+int rmx_ep_set_event_cb(rmx_ep_t *ep, rmx_ep_event_cb cb, void *arg)
+{
+	RMX__CHECK(ep, "ep is NULL");
+	ep->event_cb = cb;
+	ep->event_arg = arg;
+	return 0;
+}
+
+enum rmx_ep_state rmx_ep_state(const rmx_ep_t *ep)
+{
+	return ep ? ep->state : RMX_EP_CLOSED;
+}
+
+int rmx_ep_error(const rmx_ep_t *ep)
+{
+	return ep ? ep->error : -EINVAL;
+}
+
+void rmx_ep_destroy(rmx_ep_t *ep)
+{
+	if (ep)
+		rmx__ep_destroy(ep);
+}
+
+int rmx_ep_max_msg(const rmx_ep_t *ep, size_t *len)
+{
+	RMX__CHECK(ep && len, "NULL ep or len");
+	*len = ep->state == RMX_EP_CONNECTED ? ep->max_msg :
+					       ep->p->cfg->eager_max;
+	return 0;
+}
+
+int rmx_send(rmx_ep_t *ep, const void *buf, size_t len, rmx_comp_cb cb,
+	     void *arg)
+{
+	RMX__CHECK(ep, "ep is NULL");
+	RMX__CHECK(buf || !len, "buf is NULL");
+	return rmx__send(ep, buf, len, cb, arg);
+}
+
+int rmx_recv(rmx_ep_t *ep, void *buf, size_t cap, rmx_comp_cb cb, void *arg)
+{
+	RMX__CHECK(ep, "ep is NULL");
+	RMX__CHECK(buf || !cap, "buf is NULL");
+	RMX__CHECK(cb, "completion callback is NULL");
+	return rmx__recv(ep, buf, cap, cb, arg);
+}
+
+static int rma(const char *func, rmx_ep_t *ep, enum rmx__op_type type,
+	       void *buf, size_t len, const rmx_remote_t *remote,
+	       uint64_t offset, rmx_comp_cb cb, void *arg)
+{
+	if (!ep || !remote)
+		return rmx__bad_arg(func, "NULL ep or remote");
+	if (!buf && len)
+		return rmx__bad_arg(func, "buf is NULL");
+	if (offset > remote->len || len > remote->len - offset) {
+		rmx__err("%s: [%llu, +%zu) lies outside the %llu-byte remote region",
+			 func, (unsigned long long)offset, len,
+			 (unsigned long long)remote->len);
+		return -ERANGE;
+	}
+	return rmx__rma(ep, type, buf, len, remote->addr + offset, remote->key,
+			cb, arg);
+}
+
+int rmx_put(rmx_ep_t *ep, const void *buf, size_t len,
+	    const rmx_remote_t *remote, uint64_t offset, rmx_comp_cb cb,
+	    void *arg)
+{
+	return rma(__func__, ep, RMX__OP_PUT, (void *)buf, len, remote, offset,
+		   cb, arg);
+}
+
+int rmx_get(rmx_ep_t *ep, void *buf, size_t len, const rmx_remote_t *remote,
+	    uint64_t offset, rmx_comp_cb cb, void *arg)
+{
+	return rma(__func__, ep, RMX__OP_GET, buf, len, remote, offset, cb, arg);
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Public memory registration and remote descriptors. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <rmx/rmx.h>
+
+#include "api/context.h"
+
+struct rmx_mem {
+	struct rmx_context *ctx;
+	struct rmx__reg *reg;
+	void *addr;
+	size_t len;
+};
+
+int rmx_mem_reg(rmx_context_t *ctx, void *addr, size_t len,
+		unsigned int flags, rmx_mem_t **out)
+{
+	unsigned int access = RMX__TP_LOCAL_WRITE;
+	struct rmx_mem *m;
+	int ret;
+
+	RMX__CHECK(ctx && addr && out, "NULL ctx, addr or out");
+	RMX__CHECK(len > 0, "len is 0");
+	RMX__CHECK(!(flags & ~(unsigned int)(RMX_MEM_REMOTE_READ |
+					     RMX_MEM_REMOTE_WRITE)),
+		   "unknown flags");
+	if (flags & RMX_MEM_REMOTE_READ)
+		access |= RMX__TP_REMOTE_READ;
+	if (flags & RMX_MEM_REMOTE_WRITE)
+		access |= RMX__TP_REMOTE_WRITE;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	ret = rmx__mem_get(&ctx->mem, addr, len, access, &m->reg);
+	if (ret) {
+		free(m);
+		return ret;
+	}
+	m->ctx = ctx;
+	m->addr = addr;
+	m->len = len;
+	*out = m;
+	return 0;
+}
+
+int rmx_mem_dereg(rmx_mem_t *m)
+{
+	RMX__CHECK(m, "mem is NULL");
+	rmx__mem_put(&m->ctx->mem, m->reg);
+	free(m);
+	return 0;
+}
+
+int rmx_mem_remote(const rmx_mem_t *m, rmx_remote_t *out)
+{
+	RMX__CHECK(m && out, "NULL mem or out");
+	out->addr = (uintptr_t)m->addr;
+	out->len = m->len;
+	out->key = m->reg->mr->rkey;
+	return 0;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int rmx_remote_pack(const rmx_remote_t *r, void *buf, size_t len)
+{
+	RMX__CHECK(r && buf, "NULL remote or buf");
+	if (len < RMX_REMOTE_PACKED_SIZE)
+		return -ENOBUFS;
+	put64(buf, r->addr);
+	put64((uint8_t *)buf + 8, r->len);
+	put64((uint8_t *)buf + 16, r->key);
+	return 0;
+}
+
+int rmx_remote_unpack(rmx_remote_t *r, const void *buf, size_t len)
+{
+	RMX__CHECK(r && buf, "NULL remote or buf");
+	if (len < RMX_REMOTE_PACKED_SIZE)
+		return -EMSGSIZE;
+	r->addr = get64(buf);
+	r->len = get64((const uint8_t *)buf + 8);
+	r->key = get64((const uint8_t *)buf + 16);
+	if (r->addr + r->len < r->addr)
+		return -EINVAL;
+	return 0;
+}

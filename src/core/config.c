@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+#define KNOB_UINT(n, d, lo, hi, field, h)                              \
+	{ .name = n, .def = d, .help = h, .type = RMX__KNOB_UINT,       \
+	  .offset = offsetof(struct rmx__config, field), .min = lo, .max = hi }
+
+const struct rmx__knob rmx__knobs[] = {
+	{ .name = "RMX_LOG_LEVEL", .def = "warn", .type = RMX__KNOB_LOG_LEVEL,
+	  .offset = offsetof(struct rmx__config, log_level),
+	  .help = "log verbosity: none, error, warn, info, debug, trace" },
+	{ .name = "RMX_DEVICE", .def = "", .type = RMX__KNOB_STRING,
+	  .offset = offsetof(struct rmx__config, device),
+	  .help = "RDMA device to open (default: first with an active port)" },
+	KNOB_UINT("RMX_CONNECT_TIMEOUT_MS", "5000", 1, 3600000,
+		  connect_timeout_ms,
+		  "bound on address/route resolution and connection setup"),
+	KNOB_UINT("RMX_EAGER_MAX", "8192", 64, 1 << 20, eager_max,
+		  "largest message payload, in bytes"),
+	KNOB_UINT("RMX_TX_DEPTH", "128", 4, 16384, tx_depth,
+		  "send queue entries per endpoint"),
+	KNOB_UINT("RMX_RX_DEPTH", "64", 4, 16384, rx_depth,
+		  "pre-posted receive buffers per endpoint"),
+	KNOB_UINT("RMX_CQ_SIZE", "1024", 16, 1 << 22, cq_size,
+		  "initial completion queue entries (grows with endpoints)"),
+	KNOB_UINT("RMX_MAX_INLINE", "64", 0, 4096, max_inline,
+		  "inline data bytes to request per queue pair"),
+};
+
+const size_t rmx__nknobs = sizeof(rmx__knobs) / sizeof(rmx__knobs[0]);
+
+static const char *plain_getenv(const char *name)
+{
+	return getenv(name);
+}
+
+static int parse_uint(const struct rmx__knob *k, const char *s,
+		      uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')	/* strtoull would skip spaces and signs */
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end != '\0' || v < k->min || v > k->max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int apply(struct rmx__config *cfg, const struct rmx__knob *k,
+		 const char *s)
+{
+	void *field = (char *)cfg + k->offset;
+	int ret;
+
+	switch (k->type) {
+	case RMX__KNOB_UINT:
+		return parse_uint(k, s, field);
+	case RMX__KNOB_LOG_LEVEL:
+		ret = rmx__log_level_parse(s);
+		if (ret < 0)
+			return ret;
+		*(int *)field = ret;
+		return 0;
+	case RMX__KNOB_STRING:
+		if (strlen(s) >= RMX__DEVICE_NAME_MAX)
+			return -ENAMETOOLONG;
+		strcpy(field, s);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int rmx__config_load(struct rmx__config *cfg, rmx__getenv_fn env)
+{
+	const struct rmx__knob *k;
+	const char *val;
+	int ret;
+
+	if (!env)
+		env = plain_getenv;
+	memset(cfg, 0, sizeof(*cfg));
+	for (k = rmx__knobs; k < rmx__knobs + rmx__nknobs; k++) {
+		ret = apply(cfg, k, k->def);
+		if (ret)
+			return ret;	/* a bad built-in default is a bug */
+		val = env(k->name);
+		if (!val)
+			continue;
+		ret = apply(cfg, k, val);
+		if (ret) {
+			if (k->type == RMX__KNOB_UINT)
+				rmx__err("%s=\"%s\": expected an integer in [%u, %u]",
+					 k->name, val, k->min, k->max);
+			else
+				rmx__err("%s=\"%s\": %s", k->name, val, k->help);
+			return ret;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef RMX_CORE_CONFIG_H
+#define RMX_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RMX__DEVICE_NAME_MAX 64
+
+/* Everything a context reads from the RMX_* environment, validated. */
+struct rmx__config {
+	int log_level;
+	char device[RMX__DEVICE_NAME_MAX];	/* "" : first active port */
+	uint32_t connect_timeout_ms;
+	uint32_t eager_max;	/* largest message payload */
+	uint32_t tx_depth;	/* send work requests per endpoint */
+	uint32_t rx_depth;	/* pre-posted receives per endpoint */
+	uint32_t cq_size;	/* initial completion queue entries */
+	uint32_t max_inline;	/* inline data requested per QP */
+};
+
+enum rmx__knob_type {
+	RMX__KNOB_UINT,
+	RMX__KNOB_STRING,
+	RMX__KNOB_LOG_LEVEL,
+};
+
+/* One RMX_* variable: the single source for parsing, docs and rmx-info. */
+struct rmx__knob {
+	const char *name;
+	const char *def;
+	const char *help;
+	enum rmx__knob_type type;
+	size_t offset;		/* into struct rmx__config */
+	uint32_t min, max;	/* RMX__KNOB_UINT bounds */
+};
+
+extern const struct rmx__knob rmx__knobs[];
+extern const size_t rmx__nknobs;
+
+typedef const char *(*rmx__getenv_fn)(const char *name);
+
+/*
+ * Fills cfg from the defaults and the environment (getenv when env is
+ * NULL). A malformed or out-of-range value is an error naming the
+ * variable, never silently replaced by the default.
+ */
+int rmx__config_load(struct rmx__config *cfg, rmx__getenv_fn env);
+
+#endif

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+int rmx__log_level = RMX__LOG_WARN;
+
+static const char *const level_names[] = {
+	[RMX__LOG_NONE] = "none",   [RMX__LOG_ERROR] = "error",
+	[RMX__LOG_WARN] = "warn",   [RMX__LOG_INFO] = "info",
+	[RMX__LOG_DEBUG] = "debug", [RMX__LOG_TRACE] = "trace",
+};
+
+int rmx__log_level_parse(const char *s)
+{
+	size_t i;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[0] >= '0' && s[0] <= '5' && s[1] == '\0')
+		return s[0] - '0';
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (!strcasecmp(s, level_names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
+void rmx__log(int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	if (level < RMX__LOG_ERROR || level > RMX__LOG_TRACE)
+		level = RMX__LOG_ERROR;
+	n = snprintf(line, sizeof(line), "rmx[%d] %s: ", (int)getpid(),
+		     level_names[level]);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* One write per line so lines of concurrent processes do not mix. */
+	fprintf(stderr, "%s\n", line);
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The protocol layer: endpoints and their state, operations, the ordered
+ * queue of finished work whose callbacks rmx_progress() runs. It drives a
+ * transport through its ops table and never includes a fabric header.
+ */
+#ifndef RMX_PROTO_H
+#define RMX_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <rmx/rmx.h>
+
+#include "core/config.h"
+#include "core/list.h"
+#include "mem/reg.h"
+#include "transport/transport.h"
+
+enum rmx__done_kind {
+	RMX__DONE_OP,
+	RMX__DONE_EP,
+};
+
+/* Something whose callback is due: an operation or an endpoint event. */
+struct rmx__done {
+	struct rmx__list node;
+	uint8_t kind;
+};
+
+enum rmx__op_type {
+	RMX__OP_SEND,
+	RMX__OP_RECV,
+	RMX__OP_PUT,
+	RMX__OP_GET,
+};
+
+struct rmx__op {
+	struct rmx__done done;	/* node: in an endpoint list, then done */
+	enum rmx__op_type type;
+	rmx_comp_cb cb;
+	void *arg;
+	int status;
+	char *buf;
+	size_t len;		/* requested; for receives: what arrived */
+	size_t posted;		/* bytes handed to the transport */
+	uint32_t wr_out;	/* work requests in flight */
+	bool queued;		/* still on tx_queue: more to post */
+	uint64_t raddr, rkey;
+	struct rmx__reg *reg;
+};
+
+struct rmx__tx_slot {
+	struct rmx__op *op;	/* NULL: free */
+};
+
+struct rmx__arrival {
+	uint32_t slot;
+	uint32_t len;		/* payload bytes */
+};
+
+enum rmx__ep_ev {
+	RMX__EV_CONNECTED = 1 << 0,
+	RMX__EV_ACCEPTED = 1 << 1,
+	RMX__EV_CLOSED = 1 << 2,
+};
+
+struct rmx_listener {
+	struct rmx__proto *p;
+	struct rmx__tp_listener *tpl;
+	rmx_accept_cb cb;
+	void *arg;
+	struct rmx__list link;
+};
+
+struct rmx_ep {
+	struct rmx__proto *p;
+	struct rmx__tp_conn *conn;	/* NULL once closed */
+	uint32_t id;			/* table index | generation << 16 */
+	enum rmx_ep_state state;
+	int error;
+	bool destroying;
+	bool handed_out;		/* the user holds it */
+	struct rmx_listener *listener;	/* accepted here, not yet handed out */
+	rmx_ep_event_cb event_cb;
+	void *event_arg;
+	struct rmx__done ev;		/* pending events, as ev_bits */
+	unsigned int ev_bits;
+	int ev_status;
+	int64_t deadline_ms;		/* while connecting */
+	struct rmx__list link;		/* proto->eps */
+	char peer[64];
+
+	uint32_t max_msg;		/* payload limit both sides accept */
+	uint32_t slot_size;		/* header + eager_max */
+	struct rmx__tp_conn_caps caps;
+
+	uint32_t tx_depth;
+	struct rmx__tx_slot *tx;
+	uint32_t *tx_free;		/* stack of free slot indices */
+	uint32_t ntx_free;
+	char *tx_bufs;
+	struct rmx__reg *tx_reg;
+	struct rmx__list tx_queue;	/* ops with data left to post */
+	struct rmx__list tx_active;	/* fully posted, awaiting completion */
+
+	uint32_t rx_depth;
+	char *rx_bufs;
+	struct rmx__reg *rx_reg;
+	struct rmx__arrival *arrived;	/* ring of unmatched messages */
+	uint32_t arr_head, arr_count;
+	struct rmx__list recv_posted;
+};
+
+struct rmx__ep_slot {
+	struct rmx_ep *ep;
+	uint16_t gen;
+	uint32_t next_free;
+};
+
+struct rmx__proto {
+	const struct rmx__config *cfg;
+	struct rmx__tp *tp;
+	struct rmx__mem *mem;
+	struct rmx__list eps;
+	struct rmx__list listeners;
+	struct rmx__list done;
+	struct rmx__list free_ops;
+	uint32_t nconnecting;
+	struct rmx__ep_slot *tab;
+	uint32_t tab_cap, tab_free;
+	bool in_drain;
+	struct rmx_ep *cb_ep;	/* endpoint whose event callback runs */
+};
+
+extern const struct rmx__tp_upcalls rmx__proto_upcalls;
+
+void rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
+		     struct rmx__tp *tp, struct rmx__mem *mem);
+void rmx__proto_fini(struct rmx__proto *p);
+int rmx__proto_progress(struct rmx__proto *p);
+int rmx__proto_wait(struct rmx__proto *p, int timeout_ms);
+/* Runs due callbacks unless already inside one. */
+int rmx__proto_drain(struct rmx__proto *p);
+
+/* endpoint.c */
+int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
+		rmx_accept_cb cb, void *arg, struct rmx_listener **out);
+void rmx__listener_destroy(struct rmx_listener *l);
+int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
+		 const struct rmx_ep_params *params, struct rmx_ep **out);
+void rmx__ep_destroy(struct rmx_ep *ep);
+void rmx__ep_fail(struct rmx_ep *ep, int err);
+void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now);
+int64_t rmx__ep_next_deadline(struct rmx__proto *p);
+void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
+/* The error a new operation on a closed endpoint gets. */
+int rmx__ep_closed_error(const struct rmx_ep *ep);
+
+struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id);
+
+/* xfer.c */
+void rmx__op_free(struct rmx__proto *p, struct rmx__op *op);
+/* Allocates and registers the endpoint's bounce buffers. */
+int rmx__xfer_setup(struct rmx_ep *ep);
+void rmx__xfer_teardown(struct rmx_ep *ep);
+/* Posts every receive buffer on a connection that just got its queues. */
+int rmx__xfer_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn);
+/* The connection is up: deliver early arrivals, post queued work. */
+int rmx__xfer_connected(struct rmx_ep *ep);
+/* Posts queued operations while send slots are free. */
+int rmx__xfer_pump(struct rmx_ep *ep);
+/* Ends every operation of an endpoint whose connection is gone. */
+void rmx__xfer_cancel(struct rmx_ep *ep, int status);
+void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
+			  uint32_t len);
+int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
+	      void *arg);
+int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
+	      void *arg);
+int rmx__rma(struct rmx_ep *ep, enum rmx__op_type type, void *buf,
+	     size_t len, uint64_t raddr, uint64_t rkey, rmx_comp_cb cb,
+	     void *arg);
+
+/* wr_ctx: endpoint id, receive flag, slot. */
+#define RMX__WR_RX (1ull << 31)
+static inline uint64_t rmx__wr_ctx(const struct rmx_ep *ep, uint64_t flag,
+				   uint32_t slot)
+{
+	return (uint64_t)ep->id << 32 | flag | slot;
+}
+
+#endif

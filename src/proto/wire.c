@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "proto/wire.h"
+
+#define KNOWN_FLAGS 0u
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/*
+ * Header layout: magic(2) version(1) type(1) flags(2) credits(2)
+ * len(4) reserved(4, zero).
+ */
+void rmx__wire_pack(void *buf, const struct rmx__wire_hdr *hdr)
+{
+	uint8_t *p = buf;
+
+	put16(p, RMX__WIRE_MAGIC);
+	p[2] = RMX__WIRE_VERSION;
+	p[3] = hdr->type;
+	put16(p + 4, hdr->flags);
+	put16(p + 6, hdr->credits);
+	put32(p + 8, hdr->len);
+	put32(p + 12, 0);
+}
+
+int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
+		    struct rmx__wire_hdr *out)
+{
+	const uint8_t *p = buf;
+
+	if (len < RMX__WIRE_HDR_SIZE) {
+		rmx__err("wire: %zu-byte message is shorter than a header", len);
+		return -EPROTO;
+	}
+	if (get16(p) != RMX__WIRE_MAGIC || p[2] != RMX__WIRE_VERSION) {
+		rmx__err("wire: bad magic 0x%04x or version %u", get16(p), p[2]);
+		return -EPROTO;
+	}
+	out->type = p[3];
+	out->flags = get16(p + 4);
+	out->credits = get16(p + 6);
+	out->len = get32(p + 8);
+	if (out->type != RMX__MSG_EAGER) {
+		rmx__err("wire: unknown message type %u", out->type);
+		return -EPROTO;
+	}
+	if (out->flags & ~KNOWN_FLAGS || get32(p + 12)) {
+		rmx__err("wire: unknown flags 0x%x or reserved bits set",
+			 out->flags);
+		return -EPROTO;
+	}
+	if (out->len > max_payload || out->len != len - RMX__WIRE_HDR_SIZE) {
+		rmx__err("wire: payload length %u does not match %zu received (limit %u)",
+			 out->len, len - RMX__WIRE_HDR_SIZE, max_payload);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp)
+{
+	uint8_t *p = buf;
+
+	put32(p, RMX__CONN_MAGIC);
+	put16(p + 4, cp->version);
+	put16(p + 6, 0);
+	put32(p + 8, cp->rx_depth);
+	put32(p + 12, cp->eager_max);
+}
+
+int rmx__conn_priv_parse(const void *buf, size_t len,
+			 struct rmx__conn_priv *out)
+{
+	const uint8_t *p = buf;
+
+	/* The CM may pad private data: longer is fine, shorter is not. */
+	if (!buf || len < RMX__CONN_PRIV_SIZE || get32(p) != RMX__CONN_MAGIC) {
+		rmx__err("connection data is not from an rmx peer");
+		return -EPROTO;
+	}
+	out->version = get16(p + 4);
+	out->rx_depth = get32(p + 8);
+	out->eager_max = get32(p + 12);
+	if (out->version != RMX__WIRE_VERSION) {
+		rmx__err("peer speaks wire version %u, this library %u",
+			 out->version, RMX__WIRE_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	if (!out->rx_depth || out->eager_max < 1) {
+		rmx__err("peer announced rx_depth %u, eager_max %u",
+			 out->rx_depth, out->eager_max);
+		return -EPROTO;
+	}
+	return 0;
+}

@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Data movement: send/receive through bounce rings, put/get zero-copy. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "proto/proto.h"
+#include "proto/wire.h"
+
+static struct rmx__op *op_new(struct rmx__proto *p, enum rmx__op_type type,
+			      void *buf, size_t len, rmx_comp_cb cb, void *arg)
+{
+	struct rmx__list *n = rmx__list_pop(&p->free_ops);
+	struct rmx__op *op;
+
+	op = n ? rmx__container_of(n, struct rmx__op, done.node) :
+		 malloc(sizeof(*op));
+	if (!op)
+		return NULL;
+	memset(op, 0, sizeof(*op));
+	rmx__list_init(&op->done.node);
+	op->done.kind = RMX__DONE_OP;
+	op->type = type;
+	op->buf = buf;
+	op->len = len;
+	op->cb = cb;
+	op->arg = arg;
+	return op;
+}
+
+void rmx__op_free(struct rmx__proto *p, struct rmx__op *op)
+{
+	rmx__list_add_tail(&p->free_ops, &op->done.node);
+}
+
+/* Moves a finished operation to the queue rmx_progress() drains. */
+static void op_complete(struct rmx__proto *p, struct rmx__op *op, int status)
+{
+	if (!op->status)
+		op->status = status;
+	rmx__mem_put(p->mem, op->reg);
+	op->reg = NULL;
+	rmx__list_del(&op->done.node);
+	rmx__list_add_tail(&p->done, &op->done.node);
+}
+
+int rmx__xfer_setup(struct rmx_ep *ep)
+{
+	const struct rmx__config *cfg = ep->p->cfg;
+	struct rmx__mem *mem = ep->p->mem;
+	size_t tx_bytes, rx_bytes;
+	uint32_t i;
+	int ret;
+
+	ep->slot_size = RMX__WIRE_HDR_SIZE + cfg->eager_max;
+	ep->tx_depth = cfg->tx_depth;
+	ep->rx_depth = cfg->rx_depth;
+	tx_bytes = (size_t)ep->tx_depth * ep->slot_size;
+	rx_bytes = (size_t)ep->rx_depth * ep->slot_size;
+	ep->tx = calloc(ep->tx_depth, sizeof(*ep->tx));
+	ep->tx_free = calloc(ep->tx_depth, sizeof(*ep->tx_free));
+	ep->arrived = calloc(ep->rx_depth, sizeof(*ep->arrived));
+	ep->tx_bufs = aligned_alloc(4096, (tx_bytes + 4095) & ~(size_t)4095);
+	ep->rx_bufs = aligned_alloc(4096, (rx_bytes + 4095) & ~(size_t)4095);
+	if (!ep->tx || !ep->tx_free || !ep->arrived || !ep->tx_bufs ||
+	    !ep->rx_bufs)
+		return -ENOMEM;
+	ret = rmx__mem_get(mem, ep->tx_bufs, tx_bytes, 0, &ep->tx_reg);
+	if (!ret)
+		ret = rmx__mem_get(mem, ep->rx_bufs, rx_bytes,
+				   RMX__TP_LOCAL_WRITE, &ep->rx_reg);
+	if (ret)
+		return ret;
+	for (i = 0; i < ep->tx_depth; i++)
+		ep->tx_free[i] = ep->tx_depth - 1 - i;
+	ep->ntx_free = ep->tx_depth;
+	return 0;
+}
+
+void rmx__xfer_teardown(struct rmx_ep *ep)
+{
+	rmx__mem_put(ep->p->mem, ep->tx_reg);
+	rmx__mem_put(ep->p->mem, ep->rx_reg);
+	free(ep->tx);
+	free(ep->tx_free);
+	free(ep->arrived);
+	free(ep->tx_bufs);
+	free(ep->rx_bufs);
+}
+
+static char *rx_buf(const struct rmx_ep *ep, uint32_t slot)
+{
+	return ep->rx_bufs + (size_t)slot * ep->slot_size;
+}
+
+static int post_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn,
+		   uint32_t slot)
+{
+	return ep->p->tp->ops->post_recv(conn, rx_buf(ep, slot),
+					 ep->slot_size, ep->rx_reg->mr,
+					 rmx__wr_ctx(ep, RMX__WR_RX, slot));
+}
+
+int rmx__xfer_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn)
+{
+	uint32_t i;
+	int ret;
+
+	/* The transport may grant shallower queues than asked for. */
+	if (ep->caps.rq_depth < ep->rx_depth)
+		ep->rx_depth = ep->caps.rq_depth;
+	if (ep->caps.sq_depth < ep->tx_depth) {
+		for (i = 0; i < ep->caps.sq_depth; i++)
+			ep->tx_free[i] = ep->caps.sq_depth - 1 - i;
+		ep->tx_depth = ep->ntx_free = ep->caps.sq_depth;
+	}
+	for (i = 0; i < ep->rx_depth; i++) {
+		ret = post_rx(ep, conn, i);
+		if (ret) {
+			rmx__err("posting receive %u: %s", i, rmx_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static size_t chunk_of(const struct rmx_ep *ep, const struct rmx__op *op)
+{
+	size_t left = op->len - op->posted;
+	size_t max = ep->caps.max_msg ? ep->caps.max_msg : left;
+
+	return left < max ? left : max;
+}
+
+/* Posts the next work request of op into a free send slot. */
+static int post_next(struct rmx_ep *ep, struct rmx__op *op)
+{
+	const struct rmx__tp_ops *ops = ep->p->tp->ops;
+	uint32_t slot = ep->tx_free[--ep->ntx_free];
+	uint64_t ctx = rmx__wr_ctx(ep, 0, slot);
+	size_t chunk;
+	char *bounce;
+	int ret;
+
+	ep->tx[slot].op = op;
+	if (op->type == RMX__OP_SEND) {
+		struct rmx__wire_hdr hdr = { .type = RMX__MSG_EAGER,
+					     .len = (uint32_t)op->len };
+
+		bounce = ep->tx_bufs + (size_t)slot * ep->slot_size;
+		rmx__wire_pack(bounce, &hdr);
+		memcpy(bounce + RMX__WIRE_HDR_SIZE, op->buf, op->len);
+		chunk = op->len;
+		ret = ops->post_send(ep->conn, bounce,
+				     (uint32_t)(RMX__WIRE_HDR_SIZE + op->len),
+				     ep->tx_reg->mr, ctx);
+	} else {
+		chunk = chunk_of(ep, op);
+		ret = ops->post_rma(ep->conn,
+				    op->type == RMX__OP_PUT ? RMX__TP_WRITE :
+							      RMX__TP_READ,
+				    op->buf + op->posted, (uint32_t)chunk,
+				    op->reg ? op->reg->mr : NULL,
+				    op->raddr + op->posted, op->rkey, ctx);
+	}
+	if (ret) {
+		ep->tx[slot].op = NULL;
+		ep->tx_free[ep->ntx_free++] = slot;
+		rmx__err("posting to %s: %s", ep->peer, rmx_strerror(ret));
+		return ret;
+	}
+	op->posted += chunk;
+	op->wr_out++;
+	return 0;
+}
+
+/* Checks what can only be checked once the peer's limits are known. */
+static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
+{
+	unsigned int access;
+
+	if (op->type == RMX__OP_SEND) {
+		if (op->len > ep->max_msg) {
+			rmx__err("%zu-byte message exceeds the %u bytes %s accepts",
+				 op->len, ep->max_msg, ep->peer);
+			return -EMSGSIZE;
+		}
+		return 0;
+	}
+	if (!op->len || op->reg)
+		return 0;
+	access = op->type == RMX__OP_GET ? RMX__TP_LOCAL_WRITE : 0;
+	return rmx__mem_get(ep->p->mem, op->buf, op->len, access, &op->reg);
+}
+
+int rmx__xfer_pump(struct rmx_ep *ep)
+{
+	struct rmx__op *op;
+	int ret;
+
+	while (ep->state == RMX_EP_CONNECTED && ep->ntx_free &&
+	       !rmx__list_empty(&ep->tx_queue)) {
+		op = rmx__container_of(ep->tx_queue.next, struct rmx__op,
+				       done.node);
+		if (!op->posted && !op->wr_out) {
+			ret = op_prepare(ep, op);
+			if (ret) {
+				/* This operation alone fails. */
+				op->queued = false;
+				op_complete(ep->p, op, ret);
+				continue;
+			}
+		}
+		ret = post_next(ep, op);
+		if (ret)
+			return ret;
+		if (op->posted == op->len) {
+			op->queued = false;
+			rmx__list_del(&op->done.node);
+			rmx__list_add_tail(&ep->tx_active, &op->done.node);
+		}
+	}
+	return 0;
+}
+
+static int enqueue(struct rmx_ep *ep, struct rmx__op *op)
+{
+	int ret;
+
+	op->queued = true;
+	rmx__list_add_tail(&ep->tx_queue, &op->done.node);
+	ret = rmx__xfer_pump(ep);
+	if (ret)
+		rmx__ep_fail(ep, ret);
+	return 0;
+}
+
+static int check_open(const struct rmx_ep *ep)
+{
+	if (ep->state == RMX_EP_CLOSED || ep->destroying)
+		return rmx__ep_closed_error(ep);
+	return 0;
+}
+
+int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
+	      void *arg)
+{
+	struct rmx__op *op;
+	int ret = check_open(ep);
+
+	if (ret)
+		return ret;
+	if (len > ep->p->cfg->eager_max ||
+	    (ep->state == RMX_EP_CONNECTED && len > ep->max_msg)) {
+		rmx__err("rmx_send: %zu bytes exceed the message limit %u", len,
+			 ep->state == RMX_EP_CONNECTED ? ep->max_msg :
+							 ep->p->cfg->eager_max);
+		return -EMSGSIZE;
+	}
+	op = op_new(ep->p, RMX__OP_SEND, (void *)buf, len, cb, arg);
+	if (!op)
+		return -ENOMEM;
+	return enqueue(ep, op);
+}
+
+int rmx__rma(struct rmx_ep *ep, enum rmx__op_type type, void *buf,
+	     size_t len, uint64_t raddr, uint64_t rkey, rmx_comp_cb cb,
+	     void *arg)
+{
+	struct rmx__op *op;
+	int ret = check_open(ep);
+
+	if (ret)
+		return ret;
+	op = op_new(ep->p, type, buf, len, cb, arg);
+	if (!op)
+		return -ENOMEM;
+	op->raddr = raddr;
+	op->rkey = rkey;
+	return enqueue(ep, op);
+}
+
+/* Hands arrived messages to posted receives, in order. */
+static void match(struct rmx_ep *ep)
+{
+	while (ep->arr_count && !rmx__list_empty(&ep->recv_posted)) {
+		struct rmx__arrival *a = &ep->arrived[ep->arr_head];
+		struct rmx__op *op = rmx__container_of(ep->recv_posted.next,
+						       struct rmx__op,
+						       done.node);
+		int status = 0, ret;
+
+		if (a->len > op->len) {
+			rmx__err("%u-byte message from %s does not fit a %zu-byte receive",
+				 a->len, ep->peer, op->len);
+			status = -EMSGSIZE;
+		} else {
+			memcpy(op->buf, rx_buf(ep, a->slot) + RMX__WIRE_HDR_SIZE,
+			       a->len);
+		}
+		op->len = a->len;
+		op_complete(ep->p, op, status);
+		ep->arr_head = (ep->arr_head + 1) % ep->rx_depth;
+		ep->arr_count--;
+		ret = post_rx(ep, ep->conn, a->slot);
+		if (ret) {
+			rmx__ep_fail(ep, ret);
+			return;
+		}
+	}
+}
+
+int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
+	      void *arg)
+{
+	struct rmx__op *op;
+	int ret = check_open(ep);
+
+	if (ret)
+		return ret;
+	op = op_new(ep->p, RMX__OP_RECV, buf, cap, cb, arg);
+	if (!op)
+		return -ENOMEM;
+	rmx__list_add_tail(&ep->recv_posted, &op->done.node);
+	if (ep->conn)
+		match(ep);
+	return 0;
+}
+
+int rmx__xfer_connected(struct rmx_ep *ep)
+{
+	/* Messages may arrive before the CM reports the connection. */
+	match(ep);
+	return ep->conn ? rmx__xfer_pump(ep) : 0;
+}
+
+static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
+{
+	struct rmx__wire_hdr hdr;
+	int ret;
+
+	ret = rmx__wire_parse(rx_buf(ep, slot), len, ep->p->cfg->eager_max,
+			      &hdr);
+	if (ret) {
+		rmx__err("malformed message from %s: closing", ep->peer);
+		rmx__ep_fail(ep, ret);
+		return;
+	}
+	/* At most rx_depth receives are posted, so the ring never overflows. */
+	ep->arrived[(ep->arr_head + ep->arr_count) % ep->rx_depth] =
+		(struct rmx__arrival){ .slot = slot, .len = hdr.len };
+	ep->arr_count++;
+	match(ep);
+}
+
+static void on_tx(struct rmx_ep *ep, uint32_t slot, int status)
+{
+	struct rmx__op *op = ep->tx[slot].op;
+
+	ep->tx[slot].op = NULL;
+	ep->tx_free[ep->ntx_free++] = slot;
+	op->wr_out--;
+	if (status && !op->status)
+		op->status = status;
+	if (!op->queued && !op->wr_out)
+		op_complete(ep->p, op, 0);
+}
+
+void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
+			  uint32_t len)
+{
+	struct rmx_ep *ep = rmx__ep_lookup(upctx, (uint32_t)(wr_ctx >> 32));
+	uint32_t slot = (uint32_t)wr_ctx & ~(uint32_t)RMX__WR_RX;
+	int ret;
+
+	/* Completions of a connection already torn down are stale. */
+	if (!ep || !ep->conn)
+		return;
+	if (wr_ctx & RMX__WR_RX) {
+		if (slot >= ep->rx_depth)
+			return;
+		if (status) {
+			rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET :
+								status);
+			return;
+		}
+		on_rx(ep, slot, len);
+		return;
+	}
+	if (slot >= ep->tx_depth || !ep->tx[slot].op)
+		return;
+	on_tx(ep, slot, status);
+	if (status) {
+		/* An RC queue pair in error delivers nothing more. */
+		rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET : status);
+		return;
+	}
+	ret = rmx__xfer_pump(ep);
+	if (ret)
+		rmx__ep_fail(ep, ret);
+}
+
+static void cancel_list(struct rmx__proto *p, struct rmx__list *list,
+			int status)
+{
+	struct rmx__list *n;
+
+	while ((n = list->next) != list) {
+		struct rmx__op *op = rmx__container_of(n, struct rmx__op,
+						       done.node);
+
+		op->queued = false;
+		op_complete(p, op, status);
+	}
+}
+
+void rmx__xfer_cancel(struct rmx_ep *ep, int status)
+{
+	uint32_t i;
+
+	cancel_list(ep->p, &ep->tx_queue, status);
+	cancel_list(ep->p, &ep->tx_active, status);
+	cancel_list(ep->p, &ep->recv_posted, status);
+	for (i = 0; i < ep->tx_depth; i++)
+		ep->tx[i].op = NULL;
+	ep->arr_count = 0;
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The transport interface: one backend per fabric behind an ops table.
+ * A backend posts work requests, polls completions and connection events,
+ * and reports them upward through rmx__tp_upcalls. It knows nothing of
+ * messages or protocols: a posted operation carries an opaque 64-bit
+ * context that comes back with its completion.
+ */
+#ifndef RMX_TRANSPORT_H
+#define RMX_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/config.h"
+
+struct rmx__tp_ops;
+
+/* Each backend object starts with its common part. */
+struct rmx__tp {
+	const struct rmx__tp_ops *ops;
+};
+
+struct rmx__tp_conn {
+	struct rmx__tp *tp;
+	void *owner;		/* the protocol's endpoint */
+};
+
+struct rmx__tp_listener {
+	struct rmx__tp *tp;
+	void *owner;
+};
+
+struct rmx__tp_mr {
+	struct rmx__tp *tp;
+	void *addr;
+	size_t len;
+	uint64_t rkey;		/* what a peer needs to access it */
+};
+
+enum rmx__tp_access {
+	RMX__TP_LOCAL_WRITE = 1 << 0,
+	RMX__TP_REMOTE_READ = 1 << 1,
+	RMX__TP_REMOTE_WRITE = 1 << 2,
+};
+
+enum rmx__tp_rma_op {
+	RMX__TP_WRITE,
+	RMX__TP_READ,
+};
+
+/* Queue sizes asked for, and granted, per connection. */
+struct rmx__tp_conn_caps {
+	uint32_t sq_depth;
+	uint32_t rq_depth;
+	uint32_t max_inline;
+	uint32_t max_msg;	/* largest single transfer */
+};
+
+struct rmx__tp_upcalls {
+	/* A work request finished; status 0 or a negative errno. */
+	void (*completion)(void *upctx, uint64_t wr_ctx, int status,
+			   uint32_t len);
+	/*
+	 * The connection's queues exist and take receives; called before the
+	 * connection can deliver anything. Nonzero aborts the connection.
+	 */
+	int (*conn_ready)(void *upctx, struct rmx__tp_conn *conn);
+	/* Established (status 0, peer's private data) or closed (why). */
+	void (*conn_established)(void *upctx, struct rmx__tp_conn *conn,
+				 const void *priv, size_t priv_len);
+	void (*conn_closed)(void *upctx, struct rmx__tp_conn *conn,
+			    int status);
+	/*
+	 * A peer asks to connect to a listener. Return 0 after calling
+	 * ops->accept() on conn, or a negative errno to reject it.
+	 */
+	int (*conn_request)(void *upctx, struct rmx__tp_listener *listener,
+			    struct rmx__tp_conn *conn, const void *priv,
+			    size_t priv_len);
+};
+
+struct rmx__tp_ops {
+	const char *name;
+	int (*open)(const struct rmx__config *cfg,
+		    const struct rmx__tp_upcalls *up, void *upctx,
+		    struct rmx__tp **out);
+	void (*close)(struct rmx__tp *tp);
+	const char *(*device_name)(const struct rmx__tp *tp);
+
+	/* Handles ready events; never blocks. Returns a count or -errno. */
+	int (*progress)(struct rmx__tp *tp);
+	int (*fd)(const struct rmx__tp *tp);
+	/* Arms fd(); -EAGAIN when events are already waiting. */
+	int (*arm)(struct rmx__tp *tp);
+
+	int (*mr_reg)(struct rmx__tp *tp, void *addr, size_t len,
+		      unsigned int access, struct rmx__tp_mr **out);
+	int (*mr_dereg)(struct rmx__tp_mr *mr);
+
+	int (*listen)(struct rmx__tp *tp, const struct sockaddr *sa,
+		      void *owner, struct rmx__tp_listener **out);
+	int (*listener_port)(const struct rmx__tp_listener *l);
+	void (*listener_close)(struct rmx__tp_listener *l);
+
+	int (*connect)(struct rmx__tp *tp, const struct sockaddr *dst,
+		       const struct rmx__tp_conn_caps *want, const void *priv,
+		       size_t priv_len, uint32_t timeout_ms, void *owner,
+		       struct rmx__tp_conn **out);
+	int (*accept)(struct rmx__tp_conn *conn,
+		      const struct rmx__tp_conn_caps *want, const void *priv,
+		      size_t priv_len, void *owner);
+	void (*conn_caps)(const struct rmx__tp_conn *conn,
+			  struct rmx__tp_conn_caps *out);
+	/* Disconnects if needed and frees; no upcall for conn after this. */
+	void (*conn_destroy)(struct rmx__tp_conn *conn);
+
+	int (*post_recv)(struct rmx__tp_conn *conn, void *buf, uint32_t len,
+			 struct rmx__tp_mr *mr, uint64_t wr_ctx);
+	/* mr may be NULL when len <= max_inline: the data is copied inline. */
+	int (*post_send)(struct rmx__tp_conn *conn, const void *buf,
+			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
+	int (*post_rma)(struct rmx__tp_conn *conn, enum rmx__tp_rma_op op,
+			void *buf, uint32_t len, struct rmx__tp_mr *mr,
+			uint64_t raddr, uint64_t rkey, uint64_t wr_ctx);
+};
+
+/* Opens the backend named "verbs" (the only one today). */
+int rmx__tp_open(const char *name, const struct rmx__config *cfg,
+		 const struct rmx__tp_upcalls *up, void *upctx,
+		 struct rmx__tp **out);
+
+extern const struct rmx__tp_ops rmx__verbs_ops;
+
+#endif

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Verbs backend, device half: device choice, PD, the shared CQ, MRs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "transport/verbs.h"
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+/* First port in state ACTIVE, or 0. */
+static uint8_t active_port(struct ibv_context *verbs, uint8_t nports,
+			   uint32_t *max_msg)
+{
+	struct ibv_port_attr pa;
+	uint8_t p;
+
+	for (p = 1; p <= nports; p++) {
+		if (ibv_query_port(verbs, p, &pa))
+			continue;
+		if (pa.state == IBV_PORT_ACTIVE) {
+			*max_msg = pa.max_msg_sz;
+			return p;
+		}
+	}
+	return 0;
+}
+
+static int pick_device(struct verbs_tp *tp)
+{
+	const char *want = tp->cfg.device;
+	int i, n = 0;
+
+	tp->devices = rdma_get_devices(&n);
+	if (!tp->devices || n == 0) {
+		rmx__err("no RDMA device found (load a driver, or for Soft-RoCE: rdma link add rxe0 type rxe netdev IFACE)");
+		return -ENODEV;
+	}
+	for (i = 0; i < n; i++) {
+		struct ibv_context *v = tp->devices[i];
+		const char *name = ibv_get_device_name(v->device);
+
+		if (*want && strcmp(want, name))
+			continue;
+		if (ibv_query_device(v, &tp->dev_attr)) {
+			rmx__warn("%s: ibv_query_device: %s", name,
+				  strerror(errno));
+			continue;
+		}
+		tp->port = active_port(v, tp->dev_attr.phys_port_cnt,
+				       &tp->max_msg);
+		if (tp->port) {
+			tp->verbs = v;
+			return 0;
+		}
+		if (*want) {
+			rmx__err("RMX_DEVICE=%s has no active port", want);
+			return -ENETDOWN;
+		}
+	}
+	if (*want)
+		rmx__err("RMX_DEVICE=%s: no such RDMA device", want);
+	else
+		rmx__err("no RDMA device has an active port");
+	return -ENODEV;
+}
+
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static void verbs_close(struct rmx__tp *base)
+{
+	struct verbs_tp *tp = (struct verbs_tp *)base;
+
+	if (tp->cq) {
+		if (tp->cq_events)
+			ibv_ack_cq_events(tp->cq, tp->cq_events);
+		ibv_destroy_cq(tp->cq);
+	}
+	if (tp->chan)
+		ibv_destroy_comp_channel(tp->chan);
+	if (tp->pd)
+		ibv_dealloc_pd(tp->pd);
+	if (tp->cm)
+		rdma_destroy_event_channel(tp->cm);
+	if (tp->epfd >= 0)
+		close(tp->epfd);
+	if (tp->devices)
+		rdma_free_devices(tp->devices);
+	free(tp);
+}
+
+static int setup_queues(struct verbs_tp *tp)
+{
+	int ret;
+
+	tp->pd = ibv_alloc_pd(tp->verbs);
+	tp->chan = tp->pd ? ibv_create_comp_channel(tp->verbs) : NULL;
+	if (!tp->chan)
+		return -errno;
+	tp->cq_cap = (int)tp->cfg.cq_size;
+	if (tp->cq_cap > tp->dev_attr.max_cqe)
+		tp->cq_cap = tp->dev_attr.max_cqe;
+	tp->cq = ibv_create_cq(tp->verbs, tp->cq_cap, tp, tp->chan, 0);
+	if (!tp->cq)
+		return -errno;
+	tp->cm = rdma_create_event_channel();
+	if (!tp->cm)
+		return -errno;
+	tp->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (tp->epfd < 0)
+		return -errno;
+	ret = set_nonblock(tp->chan->fd);
+	if (!ret)
+		ret = set_nonblock(tp->cm->fd);
+	if (!ret)
+		ret = epoll_add(tp->epfd, tp->chan->fd);
+	if (!ret)
+		ret = epoll_add(tp->epfd, tp->cm->fd);
+	return ret;
+}
+
+static int verbs_open(const struct rmx__config *cfg,
+		      const struct rmx__tp_upcalls *up, void *upctx,
+		      struct rmx__tp **out)
+{
+	struct verbs_tp *tp = calloc(1, sizeof(*tp));
+	int ret;
+
+	if (!tp)
+		return -ENOMEM;
+	tp->base.ops = &rmx__verbs_ops;
+	tp->up = up;
+	tp->upctx = upctx;
+	tp->cfg = *cfg;
+	tp->epfd = -1;
+	ret = pick_device(tp);
+	if (!ret) {
+		ret = setup_queues(tp);
+		if (ret)
+			rmx__err("%s: cannot create PD/CQ/channels: %s",
+				 ibv_get_device_name(tp->verbs->device),
+				 strerror(-ret));
+	}
+	if (ret) {
+		verbs_close(&tp->base);
+		return ret;
+	}
+	rmx__info("opened %s port %u (max_msg %u)",
+		  ibv_get_device_name(tp->verbs->device), tp->port,
+		  tp->max_msg);
+	*out = &tp->base;
+	return 0;
+}
+
+static const char *verbs_device_name(const struct rmx__tp *base)
+{
+	const struct verbs_tp *tp = (const struct verbs_tp *)base;
+
+	return ibv_get_device_name(tp->verbs->device);
+}
+
+int rmx__verbs_cq_reserve(struct verbs_tp *tp, int need)
+{
+	/* Room for flushes of QPs destroyed with completions still queued. */
+	int want = 2 * (tp->cq_need + need);
+
+	if (want > tp->cq_cap) {
+		if (want > tp->dev_attr.max_cqe)
+			want = tp->dev_attr.max_cqe;
+		if (tp->cq_need + need > want ||
+		    (want > tp->cq_cap && ibv_resize_cq(tp->cq, want))) {
+			rmx__err("completion queue cannot grow to %d entries",
+				 want);
+			return -ENOMEM;
+		}
+		tp->cq_cap = want;
+	}
+	tp->cq_need += need;
+	return 0;
+}
+
+void rmx__verbs_cq_release(struct verbs_tp *tp, int need)
+{
+	tp->cq_need -= need;
+}
+
+int rmx__verbs_errno_from_wc(enum ibv_wc_status st)
+{
+	switch (st) {
+	case IBV_WC_SUCCESS:
+		return 0;
+	case IBV_WC_WR_FLUSH_ERR:
+		return -ECANCELED;
+	case IBV_WC_REM_ACCESS_ERR:
+		return -EACCES;
+	case IBV_WC_RETRY_EXC_ERR:
+	case IBV_WC_RNR_RETRY_EXC_ERR:
+	case IBV_WC_RESP_TIMEOUT_ERR:
+		return -ETIMEDOUT;
+	case IBV_WC_LOC_LEN_ERR:
+		return -EMSGSIZE;
+	case IBV_WC_LOC_PROT_ERR:
+	case IBV_WC_LOC_ACCESS_ERR:
+		return -EFAULT;
+	case IBV_WC_REM_INV_REQ_ERR:
+	case IBV_WC_REM_OP_ERR:
+	case IBV_WC_REM_INV_RD_REQ_ERR:
+	case IBV_WC_REM_ABORT_ERR:
+	case IBV_WC_BAD_RESP_ERR:
+		return -EREMOTEIO;
+	default:
+		return -EIO;
+	}
+}
+
+static void deliver(struct verbs_tp *tp, const struct ibv_wc *wc)
+{
+	int status = rmx__verbs_errno_from_wc(wc->status);
+
+	if (status && wc->status != IBV_WC_WR_FLUSH_ERR)
+		rmx__warn("work request failed on QP %u: %s", wc->qp_num,
+			  ibv_wc_status_str(wc->status));
+	tp->up->completion(tp->upctx, wc->wr_id, status, wc->byte_len);
+}
+
+/* Consumes completion-channel wake-ups so the fd stops polling readable. */
+static void drain_channel(struct verbs_tp *tp)
+{
+	struct ibv_cq *cq;
+	void *cq_ctx;
+
+	while (!ibv_get_cq_event(tp->chan, &cq, &cq_ctx))
+		tp->cq_events++;
+	/* Acknowledging takes a lock: batch it. */
+	if (tp->cq_events >= 64) {
+		ibv_ack_cq_events(tp->cq, tp->cq_events);
+		tp->cq_events = 0;
+	}
+}
+
+static int verbs_progress(struct rmx__tp *base)
+{
+	struct verbs_tp *tp = (struct verbs_tp *)base;
+	struct ibv_wc wc[VERBS_POLL_BATCH];
+	int i, n, total = 0, ret;
+
+	drain_channel(tp);
+	/* Stashed ones first: they were polled earlier. */
+	for (i = 0; i < tp->nstash; i++)
+		deliver(tp, &tp->stash[i]);
+	total += tp->nstash;
+	tp->nstash = 0;
+
+	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, wc);
+	if (n < 0) {
+		rmx__err("ibv_poll_cq failed: %d", n);
+		return -EIO;
+	}
+	for (i = 0; i < n; i++)
+		deliver(tp, &wc[i]);
+	total += n;
+
+	ret = rmx__verbs_cm_progress(tp);
+	return ret < 0 ? ret : total + ret;
+}
+
+static int verbs_fd(const struct rmx__tp *base)
+{
+	return ((const struct verbs_tp *)base)->epfd;
+}
+
+static int verbs_arm(struct rmx__tp *base)
+{
+	struct verbs_tp *tp = (struct verbs_tp *)base;
+	int n;
+
+	if (tp->nstash)
+		return -EAGAIN;
+	if (ibv_req_notify_cq(tp->cq, 0))
+		return -errno;
+	/* Completions that raced the request raise no event: catch them. */
+	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, tp->stash);
+	if (n < 0)
+		return -EIO;
+	tp->nstash = n;
+	if (n || rmx__verbs_cm_pending(tp))
+		return -EAGAIN;
+	return 0;
+}
+
+struct verbs_mr {
+	struct rmx__tp_mr base;
+	struct ibv_mr *mr;
+};
+
+static int verbs_mr_reg(struct rmx__tp *base, void *addr, size_t len,
+			unsigned int access, struct rmx__tp_mr **out)
+{
+	struct verbs_tp *tp = (struct verbs_tp *)base;
+	struct verbs_mr *m = calloc(1, sizeof(*m));
+	int acc = 0;
+
+	if (!m)
+		return -ENOMEM;
+	if (access & RMX__TP_LOCAL_WRITE)
+		acc |= IBV_ACCESS_LOCAL_WRITE;
+	if (access & RMX__TP_REMOTE_READ)
+		acc |= IBV_ACCESS_REMOTE_READ;
+	/* Verbs requires local write with remote write. */
+	if (access & RMX__TP_REMOTE_WRITE)
+		acc |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
+	m->mr = ibv_reg_mr(tp->pd, addr, len, acc);
+	if (!m->mr) {
+		int err = errno ? -errno : -ENOMEM;
+
+		rmx__err("ibv_reg_mr(%p, %zu) failed: %s%s", addr, len,
+			 strerror(-err),
+			 err == -ENOMEM || err == -EPERM ?
+				 " (check ulimit -l / RLIMIT_MEMLOCK)" : "");
+		free(m);
+		return err;
+	}
+	m->base.tp = base;
+	m->base.addr = addr;
+	m->base.len = len;
+	m->base.rkey = m->mr->rkey;
+	*out = &m->base;
+	return 0;
+}
+
+static int verbs_mr_dereg(struct rmx__tp_mr *base)
+{
+	struct verbs_mr *m = (struct verbs_mr *)base;
+	int ret = ibv_dereg_mr(m->mr);
+
+	if (ret) {
+		rmx__err("ibv_dereg_mr: %s", strerror(ret));
+		return -ret;
+	}
+	free(m);
+	return 0;
+}
+
+uint32_t rmx__verbs_lkey(const struct rmx__tp_mr *mr)
+{
+	return ((const struct verbs_mr *)mr)->mr->lkey;
+}
+
+const struct rmx__tp_ops rmx__verbs_ops = {
+	.name = "verbs",
+	.open = verbs_open,
+	.close = verbs_close,
+	.device_name = verbs_device_name,
+	.progress = verbs_progress,
+	.fd = verbs_fd,
+	.arm = verbs_arm,
+	.mr_reg = verbs_mr_reg,
+	.mr_dereg = verbs_mr_dereg,
+	.listen = rmx__verbs_listen,
+	.listener_port = rmx__verbs_listener_port,
+	.listener_close = rmx__verbs_listener_close,
+	.connect = rmx__verbs_connect,
+	.accept = rmx__verbs_accept,
+	.conn_caps = rmx__verbs_conn_caps,
+	.conn_destroy = rmx__verbs_conn_destroy,
+	.post_recv = rmx__verbs_post_recv,
+	.post_send = rmx__verbs_post_send,
+	.post_rma = rmx__verbs_post_rma,
+};

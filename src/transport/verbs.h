@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Private to the verbs backend: shared by its device and CM halves. */
+#ifndef RMX_TRANSPORT_VERBS_H
+#define RMX_TRANSPORT_VERBS_H
+
+#include <stdbool.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "transport/transport.h"
+
+#define VERBS_POLL_BATCH 32
+/* rdma_cm carries at most 56 bytes of private data in a RoCE REQ. */
+#define VERBS_PRIV_MAX 56
+
+struct verbs_tp {
+	struct rmx__tp base;
+	const struct rmx__tp_upcalls *up;
+	void *upctx;
+	struct rmx__config cfg;
+
+	struct ibv_context **devices;	/* rdma_cm's list: PD must match ids */
+	struct ibv_context *verbs;
+	uint8_t port;
+	struct ibv_device_attr dev_attr;
+	uint32_t max_msg;
+
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *chan;
+	struct ibv_cq *cq;
+	int cq_cap;		/* entries the CQ holds */
+	int cq_need;		/* sum of queue depths of live QPs */
+	unsigned int cq_events;	/* got but not yet acknowledged */
+
+	struct rdma_event_channel *cm;
+	int epfd;
+
+	/* Completions polled by arm() and not yet delivered. */
+	struct ibv_wc stash[VERBS_POLL_BATCH];
+	int nstash;
+};
+
+/* What an rdma_cm id's context points at: tells conns from listeners. */
+enum verbs_id_kind {
+	VERBS_ID_CONN = 1,
+	VERBS_ID_LISTENER,
+};
+
+struct verbs_conn {
+	struct rmx__tp_conn base;
+	enum verbs_id_kind kind;
+	struct verbs_tp *tp;
+	struct rdma_cm_id *id;
+	struct rmx__tp_conn_caps want, caps;
+	uint8_t priv[VERBS_PRIV_MAX];
+	uint8_t priv_len;
+	uint8_t rd_atom_in, rd_atom_out;	/* negotiated RDMA read depth */
+	uint32_t timeout_ms;
+	bool has_qp;
+	bool connected;
+};
+
+struct verbs_listener {
+	struct rmx__tp_listener base;
+	enum verbs_id_kind kind;
+	struct rdma_cm_id *id;
+};
+
+int rmx__verbs_cm_progress(struct verbs_tp *tp);
+int rmx__verbs_cm_pending(struct verbs_tp *tp);
+/* Grows the shared CQ for a QP of `need` entries. */
+int rmx__verbs_cq_reserve(struct verbs_tp *tp, int need);
+void rmx__verbs_cq_release(struct verbs_tp *tp, int need);
+int rmx__verbs_errno_from_wc(enum ibv_wc_status st);
+uint32_t rmx__verbs_lkey(const struct rmx__tp_mr *mr);
+
+/* CM half of the ops table. */
+int rmx__verbs_listen(struct rmx__tp *tp, const struct sockaddr *sa,
+		      void *owner, struct rmx__tp_listener **out);
+int rmx__verbs_listener_port(const struct rmx__tp_listener *l);
+void rmx__verbs_listener_close(struct rmx__tp_listener *l);
+int rmx__verbs_connect(struct rmx__tp *tp, const struct sockaddr *dst,
+		       const struct rmx__tp_conn_caps *want, const void *priv,
+		       size_t priv_len, uint32_t timeout_ms, void *owner,
+		       struct rmx__tp_conn **out);
+int rmx__verbs_accept(struct rmx__tp_conn *conn,
+		      const struct rmx__tp_conn_caps *want, const void *priv,
+		      size_t priv_len, void *owner);
+void rmx__verbs_conn_caps(const struct rmx__tp_conn *conn,
+			  struct rmx__tp_conn_caps *out);
+void rmx__verbs_conn_destroy(struct rmx__tp_conn *conn);
+int rmx__verbs_post_recv(struct rmx__tp_conn *conn, void *buf, uint32_t len,
+			 struct rmx__tp_mr *mr, uint64_t wr_ctx);
+int rmx__verbs_post_send(struct rmx__tp_conn *conn, const void *buf,
+			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
+int rmx__verbs_post_rma(struct rmx__tp_conn *conn, enum rmx__tp_rma_op op,
+			void *buf, uint32_t len, struct rmx__tp_mr *mr,
+			uint64_t raddr, uint64_t rkey, uint64_t wr_ctx);
+
+#endif

@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Verbs backend, connection half: rdma_cm ids, RC QPs, posting. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/list.h"
+#include "core/log.h"
+#include "transport/verbs.h"
+
+/* RDMA reads in flight per QP; rxe allows more, few gain from it. */
+#define VERBS_RD_ATOM_MAX 16
+
+static uint8_t min_u8(int a, int b, int c)
+{
+	int m = a < b ? a : b;
+
+	m = m < c ? m : c;
+	return (uint8_t)(m < 0 ? 0 : m);
+}
+
+static struct verbs_conn *conn_new(struct verbs_tp *tp, void *owner)
+{
+	struct verbs_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->base.tp = &tp->base;
+	c->base.owner = owner;
+	c->kind = VERBS_ID_CONN;
+	c->tp = tp;
+	return c;
+}
+
+static int create_qp(struct verbs_conn *c)
+{
+	struct verbs_tp *tp = c->tp;
+	int max_wr = tp->dev_attr.max_qp_wr;
+	struct ibv_qp_init_attr qa = {
+		.send_cq = tp->cq,
+		.recv_cq = tp->cq,
+		.qp_type = IBV_QPT_RC,
+		.sq_sig_all = 1,
+		.cap = {
+			.max_send_wr = c->want.sq_depth < (uint32_t)max_wr ?
+					       c->want.sq_depth : (uint32_t)max_wr,
+			.max_recv_wr = c->want.rq_depth < (uint32_t)max_wr ?
+					       c->want.rq_depth : (uint32_t)max_wr,
+			.max_send_sge = 1,
+			.max_recv_sge = 1,
+			.max_inline_data = c->want.max_inline,
+		},
+	};
+	int need = (int)(qa.cap.max_send_wr + qa.cap.max_recv_wr);
+	int ret;
+
+	if (c->id->verbs != tp->verbs) {
+		rmx__err("peer is reachable through %s, but this context uses %s (set RMX_DEVICE)",
+			 c->id->verbs ?
+				 ibv_get_device_name(c->id->verbs->device) :
+				 "no RDMA device",
+			 ibv_get_device_name(tp->verbs->device));
+		return -ENODEV;
+	}
+	ret = rmx__verbs_cq_reserve(tp, need);
+	if (ret)
+		return ret;
+	if (rdma_create_qp(c->id, tp->pd, &qa)) {
+		/* Providers may refuse inline data: retry without. */
+		qa.cap.max_inline_data = 0;
+		if (rdma_create_qp(c->id, tp->pd, &qa)) {
+			ret = -errno;
+			rmx__err("rdma_create_qp: %s", strerror(errno));
+			rmx__verbs_cq_release(tp, need);
+			return ret;
+		}
+	}
+	c->has_qp = true;
+	c->caps.sq_depth = qa.cap.max_send_wr;
+	c->caps.rq_depth = qa.cap.max_recv_wr;
+	c->caps.max_inline = qa.cap.max_inline_data;
+	c->caps.max_msg = tp->max_msg;
+	return tp->up->conn_ready(tp->upctx, &c->base);
+}
+
+static void fill_param(struct verbs_conn *c, struct rdma_conn_param *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->private_data = c->priv;
+	p->private_data_len = c->priv_len;
+	p->responder_resources = c->rd_atom_in;
+	p->initiator_depth = c->rd_atom_out;
+	/* Give a dead peer ~7 transport retries, then fail the QP. */
+	p->retry_count = 7;
+	p->rnr_retry_count = 7;
+}
+
+static int copy_priv(struct verbs_conn *c, const void *priv, size_t len)
+{
+	if (len > VERBS_PRIV_MAX)
+		return -EMSGSIZE;
+	memcpy(c->priv, priv, len);
+	c->priv_len = (uint8_t)len;
+	return 0;
+}
+
+int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *dst,
+		       const struct rmx__tp_conn_caps *want, const void *priv,
+		       size_t priv_len, uint32_t timeout_ms, void *owner,
+		       struct rmx__tp_conn **out)
+{
+	struct verbs_tp *tp = (struct verbs_tp *)base;
+	struct verbs_conn *c = conn_new(tp, owner);
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	ret = copy_priv(c, priv, priv_len);
+	if (ret)
+		goto err_free;
+	c->want = *want;
+	c->timeout_ms = timeout_ms;
+	c->rd_atom_in = min_u8(tp->dev_attr.max_qp_rd_atom, VERBS_RD_ATOM_MAX,
+			       255);
+	c->rd_atom_out = min_u8(tp->dev_attr.max_qp_init_rd_atom,
+				VERBS_RD_ATOM_MAX, 255);
+	if (rdma_create_id(tp->cm, &c->id, &c->kind, RDMA_PS_TCP)) {
+		ret = -errno;
+		goto err_free;
+	}
+	if (rdma_resolve_addr(c->id, NULL, (struct sockaddr *)dst,
+			      (int)timeout_ms)) {
+		ret = -errno;
+		rmx__err("rdma_resolve_addr: %s", strerror(errno));
+		rdma_destroy_id(c->id);
+		goto err_free;
+	}
+	*out = &c->base;
+	return 0;
+err_free:
+	free(c);
+	return ret;
+}
+
+int rmx__verbs_accept(struct rmx__tp_conn *base,
+		      const struct rmx__tp_conn_caps *want, const void *priv,
+		      size_t priv_len, void *owner)
+{
+	struct verbs_conn *c = (struct verbs_conn *)base;
+	struct rdma_conn_param p;
+	int ret;
+
+	ret = copy_priv(c, priv, priv_len);
+	if (ret)
+		return ret;
+	c->base.owner = owner;
+	c->want = *want;
+	ret = create_qp(c);
+	if (ret)
+		return ret;
+	fill_param(c, &p);
+	if (rdma_accept(c->id, &p)) {
+		ret = -errno;
+		rmx__err("rdma_accept: %s", strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+void rmx__verbs_conn_caps(const struct rmx__tp_conn *base,
+			  struct rmx__tp_conn_caps *out)
+{
+	*out = ((const struct verbs_conn *)base)->caps;
+}
+
+void rmx__verbs_conn_destroy(struct rmx__tp_conn *base)
+{
+	struct verbs_conn *c = (struct verbs_conn *)base;
+
+	if (c->connected)
+		rdma_disconnect(c->id);
+	if (c->has_qp) {
+		rdma_destroy_qp(c->id);
+		rmx__verbs_cq_release(c->tp,
+				      (int)(c->caps.sq_depth + c->caps.rq_depth));
+	}
+	/* Every event we took was acknowledged at once: this cannot block. */
+	rdma_destroy_id(c->id);
+	free(c);
+}
+
+int rmx__verbs_listen(struct rmx__tp *base, const struct sockaddr *sa,
+		      void *owner, struct rmx__tp_listener **out)
+{
+	struct verbs_tp *tp = (struct verbs_tp *)base;
+	struct verbs_listener *l = calloc(1, sizeof(*l));
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	l->base.tp = base;
+	l->base.owner = owner;
+	l->kind = VERBS_ID_LISTENER;
+	if (rdma_create_id(tp->cm, &l->id, &l->kind, RDMA_PS_TCP)) {
+		ret = -errno;
+		free(l);
+		return ret;
+	}
+	if (rdma_bind_addr(l->id, (struct sockaddr *)sa) ||
+	    rdma_listen(l->id, 128)) {
+		ret = -errno;
+		rmx__err("cannot listen: %s", strerror(errno));
+		rdma_destroy_id(l->id);
+		free(l);
+		return ret;
+	}
+	/* A listener bound to one address lives on that address's device. */
+	if (l->id->verbs && l->id->verbs != tp->verbs)
+		rmx__warn("listening address belongs to %s, context uses %s: requests will be rejected",
+			  ibv_get_device_name(l->id->verbs->device),
+			  ibv_get_device_name(tp->verbs->device));
+	*out = &l->base;
+	return 0;
+}
+
+int rmx__verbs_listener_port(const struct rmx__tp_listener *base)
+{
+	const struct verbs_listener *l = (const struct verbs_listener *)base;
+
+	return ntohs(rdma_get_src_port(l->id));
+}
+
+void rmx__verbs_listener_close(struct rmx__tp_listener *base)
+{
+	struct verbs_listener *l = (struct verbs_listener *)base;
+
+	rdma_destroy_id(l->id);
+	free(l);
+}
+
+static void on_request(struct verbs_tp *tp, struct rdma_cm_event *ev)
+{
+	struct verbs_listener *l = rmx__container_of(ev->listen_id->context,
+						     struct verbs_listener, kind);
+	const struct rdma_conn_param *rp = &ev->param.conn;
+	struct verbs_conn *c = conn_new(tp, NULL);
+	int ret = -ENOMEM;
+
+	if (c) {
+		c->id = ev->id;
+		c->id->context = &c->kind;
+		c->rd_atom_in = min_u8(tp->dev_attr.max_qp_rd_atom,
+				       rp->initiator_depth, VERBS_RD_ATOM_MAX);
+		c->rd_atom_out = min_u8(tp->dev_attr.max_qp_init_rd_atom,
+					rp->responder_resources,
+					VERBS_RD_ATOM_MAX);
+		ret = tp->up->conn_request(tp->upctx, &l->base, &c->base,
+					   rp->private_data,
+					   rp->private_data_len);
+	}
+	if (!ret)
+		return;
+	rdma_reject(ev->id, NULL, 0);
+	if (c) {
+		c->connected = false;
+		rmx__verbs_conn_destroy(&c->base);
+	} else {
+		rdma_destroy_id(ev->id);
+	}
+}
+
+static int status_of(const struct rdma_cm_event *ev)
+{
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ADDR_ERROR:
+		return -EHOSTUNREACH;
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+		return -ENETUNREACH;
+	case RDMA_CM_EVENT_UNREACHABLE:
+		return -ETIMEDOUT;
+	case RDMA_CM_EVENT_REJECTED:
+		return -ECONNREFUSED;
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		return -ECONNABORTED;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		return -ENODEV;
+	default:
+		return -ECONNRESET;
+	}
+}
+
+/* Handles one event of an active or accepted connection. */
+static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
+			  struct rdma_cm_event *ev)
+{
+	struct rdma_conn_param p;
+	int ret = 0;
+
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		ret = create_qp(c);
+		if (!ret && rdma_resolve_route(c->id, (int)c->timeout_ms))
+			ret = -errno;
+		break;
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+		fill_param(c, &p);
+		if (rdma_connect(c->id, &p))
+			ret = -errno;
+		break;
+	case RDMA_CM_EVENT_ESTABLISHED:
+		c->connected = true;
+		tp->up->conn_established(tp->upctx, &c->base,
+					 ev->param.conn.private_data,
+					 ev->param.conn.private_data_len);
+		return;
+	case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+	case RDMA_CM_EVENT_ADDR_CHANGE:
+		return;
+	case RDMA_CM_EVENT_DISCONNECTED:
+		/* The CM moved the QP to error; no disconnect owed. */
+		c->connected = false;
+		ret = status_of(ev);
+		break;
+	default:
+		ret = status_of(ev);
+		rmx__dbg("connection event %s (status %d)",
+			 rdma_event_str(ev->event), ev->status);
+		break;
+	}
+	if (ret)
+		tp->up->conn_closed(tp->upctx, &c->base, ret);
+}
+
+int rmx__verbs_cm_pending(struct verbs_tp *tp)
+{
+	struct pollfd pfd = { .fd = tp->cm->fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+int rmx__verbs_cm_progress(struct verbs_tp *tp)
+{
+	struct rdma_cm_event *ev, copy;
+	enum verbs_id_kind *kind;
+	uint8_t priv[256];
+	int n = 0;
+
+	while (!rdma_get_cm_event(tp->cm, &ev)) {
+		/*
+		 * Acknowledge before dispatch: rdma_destroy_id() waits for
+		 * unacknowledged events, and the upcalls may destroy ids.
+		 */
+		copy = *ev;
+		if (ev->param.conn.private_data_len &&
+		    ev->param.conn.private_data) {
+			size_t len = ev->param.conn.private_data_len;
+
+			memcpy(priv, ev->param.conn.private_data,
+			       len < sizeof(priv) ? len : sizeof(priv));
+			copy.param.conn.private_data = priv;
+		}
+		rdma_ack_cm_event(ev);
+		n++;
+		kind = copy.id->context;
+		if (copy.event == RDMA_CM_EVENT_CONNECT_REQUEST)
+			on_request(tp, &copy);
+		else if (*kind == VERBS_ID_CONN)
+			on_conn_event(tp, rmx__container_of(kind,
+							    struct verbs_conn,
+							    kind),
+				      &copy);
+		else
+			rmx__warn("listener event %s ignored",
+				  rdma_event_str(copy.event));
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		rmx__err("rdma_get_cm_event: %s", strerror(errno));
+		return -errno;
+	}
+	return n;
+}
+
+/* Posting ------------------------------------------------------------- */
+
+static void sge_of(struct ibv_sge *sge, void *buf, uint32_t len,
+		   struct rmx__tp_mr *mr)
+{
+	sge->addr = (uintptr_t)buf;
+	sge->length = len;
+	sge->lkey = mr ? rmx__verbs_lkey(mr) : 0;
+}
+
+int rmx__verbs_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
+			 struct rmx__tp_mr *mr, uint64_t wr_ctx)
+{
+	struct verbs_conn *c = (struct verbs_conn *)base;
+	struct ibv_recv_wr wr = { .wr_id = wr_ctx, .num_sge = 1 }, *bad;
+	struct ibv_sge sge;
+	int ret;
+
+	sge_of(&sge, buf, len, mr);
+	wr.sg_list = &sge;
+	ret = ibv_post_recv(c->id->qp, &wr, &bad);
+	return -ret;
+}
+
+int rmx__verbs_post_send(struct rmx__tp_conn *base, const void *buf,
+			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx)
+{
+	struct verbs_conn *c = (struct verbs_conn *)base;
+	struct ibv_send_wr wr = { .wr_id = wr_ctx, .opcode = IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED };
+	struct ibv_send_wr *bad;
+	struct ibv_sge sge;
+
+	sge_of(&sge, (void *)buf, len, mr);
+	wr.sg_list = &sge;
+	wr.num_sge = len ? 1 : 0;
+	if (len <= c->caps.max_inline)
+		wr.send_flags |= IBV_SEND_INLINE;
+	else if (!mr)
+		return -EINVAL;
+	return -ibv_post_send(c->id->qp, &wr, &bad);
+}
+
+int rmx__verbs_post_rma(struct rmx__tp_conn *base, enum rmx__tp_rma_op op,
+			void *buf, uint32_t len, struct rmx__tp_mr *mr,
+			uint64_t raddr, uint64_t rkey, uint64_t wr_ctx)
+{
+	struct verbs_conn *c = (struct verbs_conn *)base;
+	struct ibv_send_wr wr = { .wr_id = wr_ctx,
+				  .send_flags = IBV_SEND_SIGNALED };
+	struct ibv_send_wr *bad;
+	struct ibv_sge sge;
+
+	if (rkey > UINT32_MAX)
+		return -EINVAL;
+	wr.opcode = op == RMX__TP_WRITE ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ;
+	sge_of(&sge, buf, len, mr);
+	wr.sg_list = &sge;
+	wr.num_sge = len ? 1 : 0;
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = (uint32_t)rkey;
+	return -ibv_post_send(c->id->qp, &wr, &bad);
+}

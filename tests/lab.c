@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lab.h"
+
+const char *lab_addr(void)
+{
+	const char *a = getenv("RMX_TEST_ADDR");
+
+	return a && *a ? a : "192.0.2.1";
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void lab_wait_flag(rmx_context_t *ctx, const volatile int *flag, int ms)
+{
+	long end = now_ms() + ms;
+	int ret;
+
+	while (!*flag) {
+		ret = rmx_wait(ctx, 50);
+		ck_assert_msg(ret >= 0, "rmx_wait: %s", rmx_strerror(ret));
+		ck_assert_msg(now_ms() < end, "timed out after %d ms", ms);
+	}
+}
+
+void lab_comp_cb(void *arg, int status, size_t len)
+{
+	struct lab_comp *c = arg;
+
+	c->done++;
+	c->status = status;
+	c->len = len;
+}
+
+static void client_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
+			 void *arg)
+{
+	struct lab_pair *lp = arg;
+
+	(void)ep;
+	lp->client_events[ev]++;
+	if (ev == RMX_EP_EVENT_CLOSED)
+		lp->client_status = status;
+}
+
+static void server_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
+			 void *arg)
+{
+	struct lab_pair *lp = arg;
+
+	(void)ep;
+	lp->server_events[ev]++;
+	if (ev == RMX_EP_EVENT_CLOSED)
+		lp->server_status = status;
+}
+
+static void on_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
+{
+	struct lab_pair *lp = arg;
+
+	(void)l;
+	lp->accepts++;
+	lp->server = ep;
+	ck_assert_int_eq(rmx_ep_state(ep), RMX_EP_CONNECTED);
+	ck_assert_int_eq(rmx_ep_set_event_cb(ep, server_event, lp), 0);
+}
+
+void lab_pair_open(struct lab_pair *lp)
+{
+	struct rmx_ep_params params = { .event_cb = client_event, .arg = lp };
+	char addr[80];
+	int ret, port;
+
+	memset(lp, 0, sizeof(*lp));
+	ret = rmx_context_create(&lp->ctx);
+	ck_assert_msg(ret == 0, "rmx_context_create: %s", rmx_strerror(ret));
+	snprintf(addr, sizeof(addr), "%s:0", lab_addr());
+	ret = rmx_listen(lp->ctx, addr, on_accept, lp, &lp->listener);
+	ck_assert_msg(ret == 0, "rmx_listen: %s", rmx_strerror(ret));
+	port = rmx_listener_port(lp->listener);
+	ck_assert_int_gt(port, 0);
+	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(), port);
+	ret = rmx_connect(lp->ctx, addr, &params, &lp->client);
+	ck_assert_msg(ret == 0, "rmx_connect: %s", rmx_strerror(ret));
+	lab_wait_flag(lp->ctx, &lp->client_events[RMX_EP_EVENT_CONNECTED],
+		      10000);
+	lab_wait_flag(lp->ctx, &lp->accepts, 10000);
+	ck_assert_int_eq(rmx_ep_state(lp->client), RMX_EP_CONNECTED);
+}
+
+void lab_pair_close(struct lab_pair *lp)
+{
+	rmx_ep_destroy(lp->client);
+	rmx_ep_destroy(lp->server);
+	rmx_listener_destroy(lp->listener);
+	rmx_context_destroy(lp->ctx);
+}
+
+static uint8_t pattern(size_t off, uint32_t seed)
+{
+	uint32_t x = (uint32_t)off * 2654435761u ^ seed * 40503u;
+
+	return (uint8_t)(x ^ x >> 13 ^ x >> 24);
+}
+
+void lab_fill(void *buf, size_t len, uint32_t seed)
+{
+	uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = pattern(i, seed);
+}
+
+size_t lab_check(const void *buf, size_t len, uint32_t seed)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != pattern(i, seed))
+			return i;
+	return len;
+}

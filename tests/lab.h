@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Helpers for suites that run against a real device (in ci/rxe-lab).
+ * Verbs resources must not cross fork(): these suites run with
+ * CK_FORK=no and create everything inside each test.
+ */
+#ifndef RMX_TESTS_LAB_H
+#define RMX_TESTS_LAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rmx/rmx.h>
+
+/* Address of the lab's rxe device; RMX_TEST_ADDR overrides. */
+const char *lab_addr(void);
+
+struct lab_pair {
+	rmx_context_t *ctx;
+	rmx_listener_t *listener;
+	rmx_ep_t *client;	/* connected with rmx_connect() */
+	rmx_ep_t *server;	/* handed out by the accept callback */
+	int accepts;
+	int client_events[4];	/* count per enum rmx_ep_event */
+	int server_events[4];
+	int client_status, server_status;	/* last CLOSED status */
+};
+
+/* Opens a context, listens, connects, waits until both sides are up. */
+void lab_pair_open(struct lab_pair *lp);
+void lab_pair_close(struct lab_pair *lp);
+
+/* Progresses ctx until *flag is nonzero; fails the test after ms. */
+void lab_wait_flag(rmx_context_t *ctx, const volatile int *flag, int ms);
+
+/* A completion record for callbacks. */
+struct lab_comp {
+	int done;
+	int status;
+	size_t len;
+};
+
+void lab_comp_cb(void *arg, int status, size_t len);
+
+/* Deterministic bytes for a (seed, offset) pair, and their check. */
+void lab_fill(void *buf, size_t len, uint32_t seed);
+/* Returns the first mismatching offset, or len when all match. */
+size_t lab_check(const void *buf, size_t len, uint32_t seed);
+
+#endif

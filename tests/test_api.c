@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* The public API where no device is needed: errors, arguments, codecs. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rmx/rmx.h>
+
+#include "check_main.h"
+
+START_TEST(version)
+{
+	int a = -1, b = -1, c = -1;
+
+	ck_assert_str_eq(rmx_version(&a, &b, &c), "0.1.0");
+	ck_assert_int_eq(a, RMX_VERSION_MAJOR);
+	ck_assert_int_eq(b, RMX_VERSION_MINOR);
+	ck_assert_int_eq(c, RMX_VERSION_PATCH);
+	ck_assert_ptr_nonnull(rmx_version(NULL, NULL, NULL));
+}
+END_TEST
+
+START_TEST(strerror_texts)
+{
+	ck_assert_str_eq(rmx_strerror(0), "Success");
+	ck_assert_str_eq(rmx_strerror(-EINVAL), "Invalid argument");
+	ck_assert_str_eq(rmx_strerror(EINVAL), "Invalid argument");
+	ck_assert_str_eq(rmx_strerror(-ECONNRESET), "Connection reset by peer");
+	ck_assert_str_eq(rmx_strerror(-EMSGSIZE), "Message too long");
+	ck_assert_str_eq(rmx_strerror(-99999), "Unknown error");
+	ck_assert_ptr_nonnull(rmx_strerror(-2147483647));
+}
+END_TEST
+
+START_TEST(null_arguments)
+{
+	rmx_context_t *ctx = (void *)1;
+	rmx_ep_t *ep;
+	rmx_listener_t *l;
+	rmx_mem_t *m;
+	rmx_remote_t r = { .len = 8 };
+	size_t len;
+	char b[8];
+
+	setenv("RMX_LOG_LEVEL", "none", 1);
+	ck_assert_int_eq(rmx_context_create(NULL), -EINVAL);
+	ck_assert_int_eq(rmx_progress(NULL), -EINVAL);
+	ck_assert_int_eq(rmx_wait(NULL, 0), -EINVAL);
+	ck_assert_int_eq(rmx_context_fd(NULL), -EINVAL);
+	ck_assert_int_eq(rmx_arm(NULL), -EINVAL);
+	ck_assert_int_eq(rmx_connect(NULL, "1.2.3.4:5", NULL, &ep), -EINVAL);
+	ck_assert_int_eq(rmx_connect(ctx, NULL, NULL, &ep), -EINVAL);
+	ck_assert_int_eq(rmx_connect(ctx, "1.2.3.4:5", NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_listen(NULL, "1.2.3.4:5", NULL, NULL, &l), -EINVAL);
+	ck_assert_int_eq(rmx_listen(ctx, "1.2.3.4:5", NULL, NULL, &l), -EINVAL);
+	ck_assert_int_eq(rmx_listener_port(NULL), -EINVAL);
+	ck_assert_int_eq(rmx_send(NULL, b, 1, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_recv(NULL, b, 1, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_put(NULL, b, 1, &r, 0, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_get(NULL, b, 1, &r, 0, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_ep_max_msg(NULL, &len), -EINVAL);
+	ck_assert_int_eq(rmx_ep_set_event_cb(NULL, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_ep_state(NULL), RMX_EP_CLOSED);
+	ck_assert_int_eq(rmx_ep_error(NULL), -EINVAL);
+	ck_assert_int_eq(rmx_mem_reg(NULL, b, 8, 0, &m), -EINVAL);
+	ck_assert_int_eq(rmx_mem_reg(ctx, b, 0, 0, &m), -EINVAL);
+	ck_assert_int_eq(rmx_mem_reg(ctx, b, 8, 0x100, &m), -EINVAL);
+	ck_assert_int_eq(rmx_mem_dereg(NULL), -EINVAL);
+	ck_assert_int_eq(rmx_mem_remote(NULL, &r), -EINVAL);
+	/* Destroying nothing is harmless. */
+	rmx_context_destroy(NULL);
+	rmx_ep_destroy(NULL);
+	rmx_listener_destroy(NULL);
+}
+END_TEST
+
+START_TEST(no_such_device)
+{
+	rmx_context_t *ctx = (void *)1;
+
+	setenv("RMX_LOG_LEVEL", "none", 1);
+	setenv("RMX_DEVICE", "no_such_dev0", 1);
+	ck_assert_int_eq(rmx_context_create(&ctx), -ENODEV);
+	ck_assert_ptr_null(ctx);
+	unsetenv("RMX_DEVICE");
+}
+END_TEST
+
+START_TEST(bad_environment)
+{
+	rmx_context_t *ctx;
+
+	setenv("RMX_LOG_LEVEL", "none", 1);
+	setenv("RMX_EAGER_MAX", "lots", 1);
+	ck_assert_int_eq(rmx_context_create(&ctx), -EINVAL);
+	unsetenv("RMX_EAGER_MAX");
+}
+END_TEST
+
+START_TEST(remote_codec)
+{
+	rmx_remote_t in = { .addr = 0x0102030405060708ull,
+			    .len = 1 << 20,
+			    .key = 0xdeadbeef }, out;
+	uint8_t buf[RMX_REMOTE_PACKED_SIZE];
+
+	ck_assert_int_eq(rmx_remote_pack(&in, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(buf[0], 0x01);
+	ck_assert_uint_eq(buf[7], 0x08);
+	ck_assert_int_eq(rmx_remote_unpack(&out, buf, sizeof(buf)), 0);
+	ck_assert_mem_eq(&in, &out, sizeof(in));
+	ck_assert_int_eq(rmx_remote_pack(&in, buf, sizeof(buf) - 1), -ENOBUFS);
+	ck_assert_int_eq(rmx_remote_unpack(&out, buf, sizeof(buf) - 1),
+			 -EMSGSIZE);
+	/* A region that wraps the address space is nonsense. */
+	in.addr = UINT64_MAX - 10;
+	in.len = 100;
+	ck_assert_int_eq(rmx_remote_pack(&in, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(rmx_remote_unpack(&out, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(rmx_remote_pack(NULL, buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("api");
+	TCase *tc = tcase_create("api");
+
+	tcase_add_test(tc, version);
+	tcase_add_test(tc, strerror_texts);
+	tcase_add_test(tc, null_arguments);
+	tcase_add_test(tc, no_such_device);
+	tcase_add_test(tc, bad_environment);
+	tcase_add_test(tc, remote_codec);
+	suite_add_tcase(s, tc);
+	return s;
+}

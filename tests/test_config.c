@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "core/config.h"
+#include "core/log.h"
+
+static const char *const *fake_env;
+
+static const char *fake_getenv(const char *name)
+{
+	const char *const *e;
+	size_t n = strlen(name);
+
+	for (e = fake_env; e && *e; e++)
+		if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static int load(const char *const *env, struct rmx__config *cfg)
+{
+	fake_env = env;
+	return rmx__config_load(cfg, fake_getenv);
+}
+
+START_TEST(defaults)
+{
+	struct rmx__config cfg;
+
+	ck_assert_int_eq(load(NULL, &cfg), 0);
+	ck_assert_int_eq(cfg.log_level, RMX__LOG_WARN);
+	ck_assert_str_eq(cfg.device, "");
+	ck_assert_uint_eq(cfg.connect_timeout_ms, 5000);
+	ck_assert_uint_eq(cfg.eager_max, 8192);
+	ck_assert_uint_eq(cfg.tx_depth, 128);
+	ck_assert_uint_eq(cfg.rx_depth, 64);
+}
+END_TEST
+
+START_TEST(overrides)
+{
+	static const char *const env[] = {
+		"RMX_LOG_LEVEL=debug", "RMX_DEVICE=rxe0",
+		"RMX_EAGER_MAX=0x1000", "RMX_RX_DEPTH=16",
+		"RMX_CONNECT_TIMEOUT_MS=250", NULL,
+	};
+	struct rmx__config cfg;
+
+	ck_assert_int_eq(load(env, &cfg), 0);
+	ck_assert_int_eq(cfg.log_level, RMX__LOG_DEBUG);
+	ck_assert_str_eq(cfg.device, "rxe0");
+	ck_assert_uint_eq(cfg.eager_max, 4096);
+	ck_assert_uint_eq(cfg.rx_depth, 16);
+	ck_assert_uint_eq(cfg.connect_timeout_ms, 250);
+}
+END_TEST
+
+START_TEST(rejects_bad_values)
+{
+	static const char *const bad[][2] = {
+		{ "RMX_EAGER_MAX=", NULL },	  { "RMX_EAGER_MAX=12x", NULL },
+		{ "RMX_EAGER_MAX=-5", NULL },	  { "RMX_EAGER_MAX=63", NULL },
+		{ "RMX_RX_DEPTH=99999999999", NULL },
+		{ "RMX_LOG_LEVEL=loud", NULL },	  { "RMX_LOG_LEVEL=9", NULL },
+		{ "RMX_TX_DEPTH= 8", NULL },
+		{ "RMX_DEVICE=0123456789012345678901234567890123456789012345678901234567890123456789",
+		  NULL },
+	};
+	struct rmx__config cfg;
+	size_t i;
+
+	rmx__log_level = RMX__LOG_NONE;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(load(bad[i], &cfg) < 0, "accepted %s", bad[i][0]);
+	rmx__log_level = RMX__LOG_WARN;
+}
+END_TEST
+
+START_TEST(every_knob_documented)
+{
+	size_t i;
+
+	for (i = 0; i < rmx__nknobs; i++) {
+		ck_assert(!strncmp(rmx__knobs[i].name, "RMX_", 4));
+		ck_assert(rmx__knobs[i].help && *rmx__knobs[i].help);
+		ck_assert(rmx__knobs[i].def != NULL);
+	}
+}
+END_TEST
+
+START_TEST(log_levels)
+{
+	ck_assert_int_eq(rmx__log_level_parse("none"), RMX__LOG_NONE);
+	ck_assert_int_eq(rmx__log_level_parse("ERROR"), RMX__LOG_ERROR);
+	ck_assert_int_eq(rmx__log_level_parse("trace"), RMX__LOG_TRACE);
+	ck_assert_int_eq(rmx__log_level_parse("3"), RMX__LOG_INFO);
+	ck_assert_int_eq(rmx__log_level_parse(""), -EINVAL);
+	ck_assert_int_eq(rmx__log_level_parse(NULL), -EINVAL);
+	ck_assert_int_eq(rmx__log_level_parse("33"), -EINVAL);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, overrides);
+	tcase_add_test(tc, rejects_bad_values);
+	tcase_add_test(tc, every_knob_documented);
+	tcase_add_test(tc, log_levels);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Connection setup and teardown against a real device. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "check_main.h"
+#include "lab.h"
+
+START_TEST(connect_accept)
+{
+	struct lab_pair lp;
+
+	lab_pair_open(&lp);
+	ck_assert_int_eq(lp.accepts, 1);
+	ck_assert_int_eq(lp.client_events[RMX_EP_EVENT_CONNECTED], 1);
+	ck_assert_int_eq(rmx_ep_state(lp.server), RMX_EP_CONNECTED);
+	ck_assert_int_eq(rmx_ep_error(lp.client), 0);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+START_TEST(peer_disconnect_seen)
+{
+	struct lab_comp c = { 0 };
+	struct lab_pair lp;
+	char buf[8];
+
+	lab_pair_open(&lp);
+	/* A receive waiting on the server must end when the peer leaves. */
+	ck_assert_int_eq(rmx_recv(lp.server, buf, sizeof(buf), lab_comp_cb, &c),
+			 0);
+	rmx_ep_destroy(lp.client);
+	lp.client = NULL;
+	lab_wait_flag(lp.ctx, &lp.server_events[RMX_EP_EVENT_CLOSED], 5000);
+	ck_assert_int_eq(lp.server_status, -ECONNRESET);
+	ck_assert_int_eq(rmx_ep_state(lp.server), RMX_EP_CLOSED);
+	ck_assert_int_eq(rmx_ep_error(lp.server), -ECONNRESET);
+	ck_assert_int_eq(c.done, 1);
+	ck_assert_int_eq(c.status, -ECONNRESET);
+	/* New work on a closed endpoint is refused with the reason. */
+	ck_assert_int_eq(rmx_send(lp.server, buf, 1, NULL, NULL), -ECONNRESET);
+	ck_assert_int_eq(lp.server_events[RMX_EP_EVENT_CLOSED], 1);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+struct conn_result {
+	int connected, closed, status;
+};
+
+static void record_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
+			 void *arg)
+{
+	struct conn_result *r = arg;
+
+	(void)ep;
+	if (ev == RMX_EP_EVENT_CONNECTED)
+		r->connected++;
+	if (ev == RMX_EP_EVENT_CLOSED) {
+		r->closed++;
+		r->status = status;
+	}
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+START_TEST(connect_refused)
+{
+	struct conn_result r = { 0 };
+	struct rmx_ep_params params = { .event_cb = record_event, .arg = &r };
+	rmx_context_t *ctx;
+	rmx_ep_t *ep;
+	char addr[80];
+
+	ck_assert_int_eq(rmx_context_create(&ctx), 0);
+	/* Port 1 has no listener: the peer's CM rejects the request. */
+	snprintf(addr, sizeof(addr), "%s:1", lab_addr());
+	ck_assert_int_eq(rmx_connect(ctx, addr, &params, &ep), 0);
+	ck_assert_int_eq(rmx_ep_state(ep), RMX_EP_CONNECTING);
+	lab_wait_flag(ctx, &r.closed, 10000);
+	ck_assert_int_eq(r.connected, 0);
+	ck_assert_int_eq(r.status, -ECONNREFUSED);
+	ck_assert_int_eq(rmx_ep_error(ep), -ECONNREFUSED);
+	rmx_ep_destroy(ep);
+	rmx_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(connect_timeout_bounded)
+{
+	struct conn_result r = { 0 };
+	struct rmx_ep_params params = { .event_cb = record_event, .arg = &r,
+					.timeout_ms = 800 };
+	struct timespec t0;
+	rmx_context_t *ctx;
+	rmx_ep_t *ep;
+	long ms;
+
+	ck_assert_int_eq(rmx_context_create(&ctx), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* No host answers at .99 of the lab subnet. */
+	ck_assert_int_eq(rmx_connect(ctx, "192.0.2.99:7471", &params, &ep), 0);
+	lab_wait_flag(ctx, &r.closed, 5000);
+	ms = elapsed_ms(&t0);
+	ck_assert_int_eq(r.connected, 0);
+	ck_assert_msg(r.status == -ETIMEDOUT || r.status == -EHOSTUNREACH,
+		      "status %d (%s)", r.status, rmx_strerror(r.status));
+	ck_assert_msg(ms < 800 + 1000, "took %ld ms for an 800 ms timeout", ms);
+	rmx_ep_destroy(ep);
+	rmx_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(work_before_connected)
+{
+	struct lab_comp sent = { 0 }, got = { 0 };
+	struct lab_pair lp;
+	char msg[] = "posted while connecting", buf[64];
+	char addr[80];
+	rmx_ep_t *ep;
+
+	lab_pair_open(&lp);
+	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(),
+		 rmx_listener_port(lp.listener));
+	ck_assert_int_eq(rmx_connect(lp.ctx, addr, NULL, &ep), 0);
+	/* Queued until the connection is up, then sent in order. */
+	ck_assert_int_eq(rmx_send(ep, msg, sizeof(msg), lab_comp_cb, &sent), 0);
+	lab_wait_flag(lp.ctx, &sent.done, 10000);
+	ck_assert_int_eq(sent.status, 0);
+	ck_assert_int_eq(lp.accepts, 2);
+	ck_assert_int_eq(rmx_recv(lp.server, buf, sizeof(buf), lab_comp_cb, &got),
+			 0);
+	lab_wait_flag(lp.ctx, &got.done, 5000);
+	ck_assert_int_eq(got.status, 0);
+	ck_assert_uint_eq(got.len, sizeof(msg));
+	ck_assert_str_eq(buf, msg);
+	rmx_ep_destroy(ep);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+START_TEST(destroy_cancels_pending)
+{
+	struct lab_comp r1 = { 0 }, r2 = { 0 };
+	struct lab_pair lp;
+	char b1[16], b2[16];
+
+	lab_pair_open(&lp);
+	ck_assert_int_eq(rmx_recv(lp.client, b1, sizeof(b1), lab_comp_cb, &r1),
+			 0);
+	ck_assert_int_eq(rmx_recv(lp.client, b2, sizeof(b2), lab_comp_cb, &r2),
+			 0);
+	rmx_ep_destroy(lp.client);
+	lp.client = NULL;
+	/* The callbacks ran before destroy returned. */
+	ck_assert_int_eq(r1.done, 1);
+	ck_assert_int_eq(r1.status, -ECANCELED);
+	ck_assert_int_eq(r2.done, 1);
+	ck_assert_int_eq(r2.status, -ECANCELED);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+START_TEST(two_contexts)
+{
+	/* Client and server in separate contexts, as in two processes. */
+	struct conn_result r = { 0 };
+	struct rmx_ep_params params = { .event_cb = record_event, .arg = &r };
+	struct lab_pair srv;
+	rmx_context_t *ctx;
+	rmx_ep_t *ep;
+	char addr[80];
+	int i;
+
+	lab_pair_open(&srv);
+	ck_assert_int_eq(rmx_context_create(&ctx), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(),
+		 rmx_listener_port(srv.listener));
+	ck_assert_int_eq(rmx_connect(ctx, addr, &params, &ep), 0);
+	for (i = 0; i < 2000 && (!r.connected || srv.accepts < 2); i++) {
+		ck_assert_int_ge(rmx_wait(ctx, 5), 0);
+		ck_assert_int_ge(rmx_wait(srv.ctx, 5), 0);
+	}
+	ck_assert_int_eq(r.connected, 1);
+	ck_assert_int_eq(srv.accepts, 2);
+	rmx_ep_destroy(ep);
+	rmx_context_destroy(ctx);
+	lab_pair_close(&srv);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("lab_conn");
+	TCase *tc = tcase_create("conn");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, connect_accept);
+	tcase_add_test(tc, peer_disconnect_seen);
+	tcase_add_test(tc, connect_refused);
+	tcase_add_test(tc, connect_timeout_bounded);
+	tcase_add_test(tc, work_before_connected);
+	tcase_add_test(tc, destroy_cancels_pending);
+	tcase_add_test(tc, two_contexts);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Two-sided messages against a real device, every byte checked. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "lab.h"
+
+#define NMSG 1000
+
+struct stream {
+	uint8_t *bufs;		/* NMSG receive buffers of max bytes */
+	struct lab_comp *comps;
+	size_t *sizes;
+	size_t max;
+};
+
+static size_t size_of(unsigned int i, size_t max)
+{
+	/* Edges first, then a spread: 0, 1, max, max - 1, ... */
+	static const size_t edge[] = { 0, 1, 2, 15, 16, 17, 63, 64, 65 };
+
+	if (i < sizeof(edge) / sizeof(edge[0]))
+		return edge[i];
+	if (i % 97 == 0)
+		return max;
+	return ((size_t)i * 7919u) % (max + 1);
+}
+
+static void stream_run(struct lab_pair *lp, rmx_ep_t *from, rmx_ep_t *to,
+		       uint32_t seed_base)
+{
+	struct lab_comp *sent = calloc(NMSG, sizeof(*sent));
+	struct stream rx;
+	uint8_t *src;
+	size_t max;
+	unsigned int i;
+	int all;
+
+	ck_assert_int_eq(rmx_ep_max_msg(from, &max), 0);
+	ck_assert_uint_ge(max, 1024);
+	rx.max = max;
+	rx.bufs = malloc(NMSG * max);
+	rx.comps = calloc(NMSG, sizeof(*rx.comps));
+	rx.sizes = calloc(NMSG, sizeof(*rx.sizes));
+	src = malloc(NMSG * max);
+	ck_assert_ptr_nonnull(sent);
+	ck_assert_ptr_nonnull(rx.bufs);
+	ck_assert_ptr_nonnull(src);
+	memset(rx.bufs, 0xee, NMSG * max);
+
+	/* Receives are posted in halves: some messages wait for them. */
+	for (i = 0; i < NMSG / 2; i++)
+		ck_assert_int_eq(rmx_recv(to, rx.bufs + i * max, max,
+					  lab_comp_cb, &rx.comps[i]),
+				 0);
+	for (i = 0; i < NMSG; i++) {
+		rx.sizes[i] = size_of(i, max);
+		lab_fill(src + i * max, rx.sizes[i], seed_base + i);
+		ck_assert_int_eq(rmx_send(from, src + i * max, rx.sizes[i],
+					  lab_comp_cb, &sent[i]),
+				 0);
+	}
+	lab_wait_flag(lp->ctx, &rx.comps[NMSG / 2 - 1].done, 30000);
+	for (i = NMSG / 2; i < NMSG; i++)
+		ck_assert_int_eq(rmx_recv(to, rx.bufs + i * max, max,
+					  lab_comp_cb, &rx.comps[i]),
+				 0);
+	lab_wait_flag(lp->ctx, &rx.comps[NMSG - 1].done, 30000);
+	lab_wait_flag(lp->ctx, &sent[NMSG - 1].done, 30000);
+
+	for (i = 0, all = 1; i < NMSG; i++) {
+		const uint8_t *b = rx.bufs + i * max;
+
+		ck_assert_int_eq(sent[i].done, 1);
+		ck_assert_int_eq(sent[i].status, 0);
+		ck_assert_int_eq(rx.comps[i].done, 1);
+		ck_assert_int_eq(rx.comps[i].status, 0);
+		ck_assert_uint_eq(rx.comps[i].len, rx.sizes[i]);
+		ck_assert_msg(lab_check(b, rx.sizes[i], seed_base + i) ==
+				      rx.sizes[i],
+			      "message %u corrupted", i);
+		/* Nothing was written past the message. */
+		if (rx.sizes[i] < max)
+			all &= b[rx.sizes[i]] == 0xee;
+	}
+	ck_assert_msg(all, "bytes written past a message's end");
+	free(src);
+	free(sent);
+	free(rx.bufs);
+	free(rx.comps);
+	free(rx.sizes);
+}
+
+START_TEST(thousand_messages_each_way)
+{
+	struct lab_pair lp;
+
+	lab_pair_open(&lp);
+	stream_run(&lp, lp.client, lp.server, 1000);
+	stream_run(&lp, lp.server, lp.client, 5000);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+START_TEST(receive_too_small)
+{
+	struct lab_comp s1 = { 0 }, s2 = { 0 }, r1 = { 0 }, r2 = { 0 };
+	uint8_t big[256], small[64 + 8], next[32];
+	struct lab_pair lp;
+
+	lab_pair_open(&lp);
+	lab_fill(big, sizeof(big), 7);
+	memset(small, 0x5a, sizeof(small));
+	ck_assert_int_eq(rmx_recv(lp.server, small, 64, lab_comp_cb, &r1), 0);
+	ck_assert_int_eq(rmx_recv(lp.server, next, sizeof(next), lab_comp_cb,
+				  &r2),
+			 0);
+	ck_assert_int_eq(rmx_send(lp.client, big, sizeof(big), lab_comp_cb, &s1),
+			 0);
+	ck_assert_int_eq(rmx_send(lp.client, big, sizeof(next), lab_comp_cb,
+				  &s2),
+			 0);
+	lab_wait_flag(lp.ctx, &r2.done, 5000);
+	ck_assert_int_eq(r1.status, -EMSGSIZE);
+	ck_assert_uint_eq(r1.len, sizeof(big));
+	for (size_t i = 0; i < sizeof(small); i++)
+		ck_assert_uint_eq(small[i], 0x5a);
+	/* The stream goes on after the refused message. */
+	ck_assert_int_eq(r2.status, 0);
+	ck_assert_uint_eq(r2.len, sizeof(next));
+	ck_assert_uint_eq(lab_check(next, sizeof(next), 7), sizeof(next));
+	lab_wait_flag(lp.ctx, &s2.done, 5000);
+	ck_assert_int_eq(s1.status, 0);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+START_TEST(oversize_and_bad_args)
+{
+	struct lab_pair lp;
+	size_t max;
+	char *big;
+
+	lab_pair_open(&lp);
+	ck_assert_int_eq(rmx_ep_max_msg(lp.client, &max), 0);
+	big = calloc(1, max + 1);
+	ck_assert_int_eq(rmx_send(lp.client, big, max + 1, NULL, NULL),
+			 -EMSGSIZE);
+	ck_assert_int_eq(rmx_send(lp.client, NULL, 4, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_send(NULL, big, 4, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_recv(lp.client, big, 4, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_recv(lp.client, NULL, 4, lab_comp_cb, NULL),
+			 -EINVAL);
+	/* The endpoint still works after refusing all that. */
+	ck_assert_int_eq(rmx_ep_state(lp.client), RMX_EP_CONNECTED);
+	free(big);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("lab_msg");
+	TCase *tc = tcase_create("msg");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, thousand_messages_each_way);
+	tcase_add_test(tc, receive_too_small);
+	tcase_add_test(tc, oversize_and_bad_args);
+	suite_add_tcase(s, tc);
+	return s;
+}

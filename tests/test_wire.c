@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "core/log.h"
+#include "proto/wire.h"
+
+static void setup(void)
+{
+	rmx__log_level = RMX__LOG_NONE;	/* rejections log by design */
+}
+
+START_TEST(round_trip)
+{
+	uint8_t buf[RMX__WIRE_HDR_SIZE + 100];
+	struct rmx__wire_hdr in = { .type = RMX__MSG_EAGER, .credits = 7,
+				    .len = 100 }, out;
+
+	rmx__wire_pack(buf, &in);
+	/* Big-endian on the wire, whatever the host. */
+	ck_assert_uint_eq(buf[0], 0x52);
+	ck_assert_uint_eq(buf[1], 0x4d);
+	ck_assert_uint_eq(buf[11], 100);
+	ck_assert_int_eq(rmx__wire_parse(buf, sizeof(buf), 100, &out), 0);
+	ck_assert_uint_eq(out.type, RMX__MSG_EAGER);
+	ck_assert_uint_eq(out.credits, 7);
+	ck_assert_uint_eq(out.len, 100);
+}
+END_TEST
+
+START_TEST(rejects_each_bad_field)
+{
+	uint8_t good[RMX__WIRE_HDR_SIZE + 8], buf[sizeof(good)];
+	struct rmx__wire_hdr h = { .type = RMX__MSG_EAGER, .len = 8 }, out;
+	static const struct {
+		size_t off;
+		uint8_t val;
+	} bad[] = {
+		{ 0, 0x00 },  { 1, 0x00 }, { 2, 2 },	/* magic, version */
+		{ 3, 0 },     { 3, 99 },		/* type */
+		{ 4, 0x80 },  { 5, 0x01 },		/* unknown flags */
+		{ 8, 0x01 },  { 11, 9 },  { 11, 7 },	/* length */
+		{ 15, 1 },				/* reserved */
+	};
+	size_t i;
+
+	rmx__wire_pack(good, &h);
+	ck_assert_int_eq(rmx__wire_parse(good, sizeof(good), 8, &out), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(buf, good, sizeof(buf));
+		buf[bad[i].off] = bad[i].val;
+		ck_assert_msg(rmx__wire_parse(buf, sizeof(buf), 1024, &out) ==
+				      -EPROTO,
+			      "accepted byte %zu = %u", bad[i].off, bad[i].val);
+	}
+	/* Truncated, and longer than the receiver's limit. */
+	ck_assert_int_eq(rmx__wire_parse(good, RMX__WIRE_HDR_SIZE - 1, 8, &out),
+			 -EPROTO);
+	ck_assert_int_eq(rmx__wire_parse(good, sizeof(good), 7, &out), -EPROTO);
+}
+END_TEST
+
+START_TEST(conn_priv)
+{
+	struct rmx__conn_priv in = { .version = RMX__WIRE_VERSION,
+				     .rx_depth = 64, .eager_max = 8192 }, out;
+	uint8_t buf[56] = { 0 };
+
+	rmx__conn_priv_pack(buf, &in);
+	/* Padded by the CM to 56 bytes: still fine. */
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, sizeof(buf), &out), 0);
+	ck_assert_uint_eq(out.rx_depth, 64);
+	ck_assert_uint_eq(out.eager_max, 8192);
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, 15, &out), -EPROTO);
+	ck_assert_int_eq(rmx__conn_priv_parse(NULL, 0, &out), -EPROTO);
+	in.version = 9;
+	rmx__conn_priv_pack(buf, &in);
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTONOSUPPORT);
+	in.version = RMX__WIRE_VERSION;
+	in.rx_depth = 0;
+	rmx__conn_priv_pack(buf, &in);
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTO);
+	buf[0] ^= 1;
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTO);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("wire");
+	TCase *tc = tcase_create("wire");
+
+	tcase_add_unchecked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, rejects_each_bad_field);
+	tcase_add_test(tc, conn_priv);
+	suite_add_tcase(s, tc);
+	return s;
+}
