@@ -116,7 +116,9 @@ START_TEST(remote_codec)
 	in.addr = UINT64_MAX - 10;
 	in.len = 100;
 	ck_assert_int_eq(rmx_remote_pack(&in, buf, sizeof(buf)), 0);
+	memset(&out, 0x11, sizeof(out));
 	ck_assert_int_eq(rmx_remote_unpack(&out, buf, sizeof(buf)), -EINVAL);
+	ck_assert_uint_eq(out.addr, 0x1111111111111111ull);	/* untouched */
 	ck_assert_int_eq(rmx_remote_pack(NULL, buf, sizeof(buf)), -EINVAL);
 }
 END_TEST

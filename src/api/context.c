@@ -41,13 +41,19 @@ int rmx_context_create(rmx_context_t **out)
 	ret = rmx__config_load(&ctx->cfg, NULL);
 	if (ret)
 		goto err;
-	rmx__log_level = ctx->cfg.log_level;
+	rmx__log_init();
 	ret = rmx__tp_open("verbs", &ctx->cfg, &rmx__proto_upcalls,
 			   &ctx->proto, &ctx->tp);
 	if (ret)
 		goto err;
 	rmx__mem_init(&ctx->mem, ctx->tp);
-	rmx__proto_init(&ctx->proto, &ctx->cfg, ctx->tp, &ctx->mem);
+	rmx__list_init(&ctx->mems);
+	ret = rmx__proto_init(&ctx->proto, &ctx->cfg, ctx->tp, &ctx->mem);
+	if (ret) {
+		rmx__proto_fini(&ctx->proto);
+		ctx->tp->ops->close(ctx->tp);
+		goto err;
+	}
 	*out = ctx;
 	return 0;
 err:
@@ -60,6 +66,7 @@ void rmx_context_destroy(rmx_context_t *ctx)
 	if (!ctx)
 		return;
 	rmx__proto_fini(&ctx->proto);
+	rmx__api_mem_release_all(ctx);
 	ctx->tp->ops->close(ctx->tp);
 	free(ctx);
 }
@@ -79,7 +86,7 @@ int rmx_context_fd(rmx_context_t *ctx)
 int rmx_arm(rmx_context_t *ctx)
 {
 	RMX__CHECK(ctx, "ctx is NULL");
-	return ctx->tp->ops->arm(ctx->tp);
+	return rmx__proto_arm(&ctx->proto);
 }
 
 int rmx_wait(rmx_context_t *ctx, int timeout_ms)

@@ -13,7 +13,11 @@ struct rmx_context {
 	struct rmx__tp *tp;
 	struct rmx__mem mem;
 	struct rmx__proto proto;
+	struct rmx__list mems;	/* rmx_mem_reg() handles still alive */
 };
+
+/* Deregisters what the application left registered, so the PD can go. */
+void rmx__api_mem_release_all(struct rmx_context *ctx);
 
 /* Logs "func: what" and returns -EINVAL: every argument check uses it. */
 int rmx__bad_arg(const char *func, const char *what);

@@ -75,8 +75,8 @@ void rmx_ep_destroy(rmx_ep_t *ep)
 int rmx_ep_max_msg(const rmx_ep_t *ep, size_t *len)
 {
 	RMX__CHECK(ep && len, "NULL ep or len");
-	*len = ep->state == RMX_EP_CONNECTED ? ep->max_msg :
-					       ep->p->cfg->eager_max;
+	/* Known once the peer's limit arrived; until then our own. */
+	*len = ep->max_msg ? ep->max_msg : ep->p->cfg->eager_max;
 	return 0;
 }
 

@@ -6,12 +6,14 @@
 #include <rmx/rmx.h>
 
 #include "api/context.h"
+#include "core/log.h"
 
 struct rmx_mem {
 	struct rmx_context *ctx;
 	struct rmx__reg *reg;
 	void *addr;
 	size_t len;
+	struct rmx__list link;	/* ctx->mems */
 };
 
 int rmx_mem_reg(rmx_context_t *ctx, void *addr, size_t len,
@@ -41,16 +43,37 @@ int rmx_mem_reg(rmx_context_t *ctx, void *addr, size_t len,
 	m->ctx = ctx;
 	m->addr = addr;
 	m->len = len;
+	rmx__list_add_tail(&ctx->mems, &m->link);
 	*out = m;
 	return 0;
 }
 
 int rmx_mem_dereg(rmx_mem_t *m)
 {
+	int ret;
+
 	RMX__CHECK(m, "mem is NULL");
-	rmx__mem_put(&m->ctx->mem, m->reg);
+	ret = rmx__mem_put(&m->ctx->mem, m->reg);
+	if (ret)
+		return ret;
+	rmx__list_del(&m->link);
 	free(m);
 	return 0;
+}
+
+void rmx__api_mem_release_all(struct rmx_context *ctx)
+{
+	struct rmx__list *n;
+
+	while ((n = ctx->mems.next) != &ctx->mems) {
+		struct rmx_mem *m = rmx__container_of(n, struct rmx_mem, link);
+
+		rmx__warn("context destroyed with %zu bytes at %p still registered",
+			  m->len, m->addr);
+		rmx__mem_put(&ctx->mem, m->reg);
+		rmx__list_del(&m->link);
+		free(m);
+	}
 }
 
 int rmx_mem_remote(const rmx_mem_t *m, rmx_remote_t *out)
@@ -93,13 +116,18 @@ int rmx_remote_pack(const rmx_remote_t *r, void *buf, size_t len)
 
 int rmx_remote_unpack(rmx_remote_t *r, const void *buf, size_t len)
 {
+	rmx_remote_t tmp;
+
 	RMX__CHECK(r && buf, "NULL remote or buf");
 	if (len < RMX_REMOTE_PACKED_SIZE)
 		return -EMSGSIZE;
-	r->addr = get64(buf);
-	r->len = get64((const uint8_t *)buf + 8);
-	r->key = get64((const uint8_t *)buf + 16);
-	if (r->addr + r->len < r->addr)
+	tmp.addr = get64(buf);
+	tmp.len = get64((const uint8_t *)buf + 8);
+	tmp.key = get64((const uint8_t *)buf + 16);
+	if (tmp.addr + tmp.len < tmp.addr) {
+		rmx__err("rmx_remote_unpack: region wraps the address space");
 		return -EINVAL;
+	}
+	*r = tmp;
 	return 0;
 }

@@ -3,12 +3,28 @@
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "core/log.h"
 
 int rmx__log_level = RMX__LOG_WARN;
+
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void level_from_env(void)
+{
+	int level = rmx__log_level_parse(getenv("RMX_LOG_LEVEL"));
+
+	if (level >= 0)
+		rmx__log_level = level;
+}
+
+void rmx__log_init(void)
+{
+	pthread_once(&log_once, level_from_env);
+}
 
 static const char *const level_names[] = {
 	[RMX__LOG_NONE] = "none",   [RMX__LOG_ERROR] = "error",

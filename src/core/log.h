@@ -13,6 +13,12 @@ enum rmx__log_level {
 
 extern int rmx__log_level;
 
+/*
+ * Reads RMX_LOG_LEVEL once per process: contexts created by different
+ * threads must not race on the level. rmx__config_load() validates it.
+ */
+void rmx__log_init(void);
+
 void rmx__log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

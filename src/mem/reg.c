@@ -26,10 +26,14 @@ int rmx__mem_get(struct rmx__mem *mem, void *addr, size_t len,
 	return 0;
 }
 
-void rmx__mem_put(struct rmx__mem *mem, struct rmx__reg *reg)
+int rmx__mem_put(struct rmx__mem *mem, struct rmx__reg *reg)
 {
+	int ret;
+
 	if (!reg)
-		return;
-	mem->tp->ops->mr_dereg(reg->mr);
-	free(reg);
+		return 0;
+	ret = mem->tp->ops->mr_dereg(reg->mr);
+	if (!ret)
+		free(reg);
+	return ret;
 }

@@ -24,6 +24,7 @@ void rmx__mem_init(struct rmx__mem *mem, struct rmx__tp *tp);
 /* access: RMX__TP_* flags. Returns 0 or a negative errno. */
 int rmx__mem_get(struct rmx__mem *mem, void *addr, size_t len,
 		 unsigned int access, struct rmx__reg **out);
-void rmx__mem_put(struct rmx__mem *mem, struct rmx__reg *reg);
+/* On failure the registration stays valid and owned by the caller. */
+int rmx__mem_put(struct rmx__mem *mem, struct rmx__reg *reg);
 
 #endif

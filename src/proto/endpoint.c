@@ -74,12 +74,14 @@ struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id)
 	return p->tab[idx].ep;
 }
 
-static struct rmx_ep *ep_new(struct rmx__proto *p, const char *peer)
+static int ep_new(struct rmx__proto *p, const char *peer,
+		  struct rmx_ep **out)
 {
 	struct rmx_ep *ep = calloc(1, sizeof(*ep));
+	int ret;
 
 	if (!ep)
-		return NULL;
+		return -ENOMEM;
 	ep->p = p;
 	ep->state = RMX_EP_CONNECTING;
 	ep->deadline_ms = rmx__now_ms() + p->cfg->connect_timeout_ms;
@@ -89,15 +91,23 @@ static struct rmx_ep *ep_new(struct rmx__proto *p, const char *peer)
 	rmx__list_init(&ep->tx_queue);
 	rmx__list_init(&ep->tx_active);
 	rmx__list_init(&ep->recv_posted);
-	if (tab_insert(p, ep) || rmx__xfer_setup(ep)) {
-		if (ep->id)
+	ret = tab_insert(p, ep);
+	if (!ret) {
+		ret = rmx__xfer_setup(ep);
+		if (ret) {
+			rmx__xfer_teardown(ep);
 			tab_remove(p, ep);
+		}
+	}
+	if (ret) {
+		rmx__err("no endpoint for %s: %s", peer, rmx_strerror(ret));
 		free(ep);
-		return NULL;
+		return ret;
 	}
 	rmx__list_add_tail(&p->eps, &ep->link);
 	p->nconnecting++;
-	return ep;
+	*out = ep;
+	return 0;
 }
 
 static void ep_free(struct rmx_ep *ep)
@@ -124,13 +134,11 @@ void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status)
 
 int rmx__ep_closed_error(const struct rmx_ep *ep)
 {
-	if (ep->destroying)
-		return -ECANCELED;
 	return ep->error ? ep->error : -ENOTCONN;
 }
 
-/* Stops the endpoint's traffic; its operations end with status. */
-static void ep_shutdown(struct rmx_ep *ep, int status)
+/* Stops the endpoint's traffic; its operations end with status on `to`. */
+static void ep_shutdown(struct rmx_ep *ep, int status, struct rmx__list *to)
 {
 	struct rmx__proto *p = ep->p;
 
@@ -142,7 +150,7 @@ static void ep_shutdown(struct rmx_ep *ep, int status)
 		p->tp->ops->conn_destroy(ep->conn);
 		ep->conn = NULL;
 	}
-	rmx__xfer_cancel(ep, status);
+	rmx__xfer_cancel(ep, status, to);
 }
 
 void rmx__ep_fail(struct rmx_ep *ep, int err)
@@ -153,27 +161,31 @@ void rmx__ep_fail(struct rmx_ep *ep, int err)
 		/* An accept that never completed: nobody knows this ep. */
 		rmx__info("incoming connection from %s failed: %s", ep->peer,
 			  rmx_strerror(err));
-		ep_shutdown(ep, err);
+		ep_shutdown(ep, err, &ep->p->done);
 		ep_free(ep);
 		return;
 	}
 	rmx__info("endpoint %s closed: %s", ep->peer, rmx_strerror(err));
 	ep->error = err;
-	ep_shutdown(ep, err);
+	ep_shutdown(ep, err, &ep->p->done);
 	rmx__ep_notify(ep, RMX__EV_CLOSED, err);
 }
 
 void rmx__ep_destroy(struct rmx_ep *ep)
 {
 	struct rmx__proto *p = ep->p;
+	struct rmx__list cancelled;
 
 	if (ep->destroying)
 		return;
 	ep->destroying = true;
+	rmx__list_init(&cancelled);
+	/* Inside a callback, they join the list being run. */
 	if (ep->state != RMX_EP_CLOSED)
-		ep_shutdown(ep, -ECANCELED);
+		ep_shutdown(ep, -ECANCELED, p->running ? p->running : &cancelled);
 	ep_free(ep);
-	rmx__proto_drain(p);
+	if (!p->running)
+		rmx__proto_run(p, &cancelled);
 }
 
 static void priv_of(const struct rmx__proto *p, uint8_t *buf)
@@ -206,9 +218,9 @@ int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 	int ret;
 
 	rmx__addr_format(sa, peer, sizeof(peer));
-	ep = ep_new(p, peer);
-	if (!ep)
-		return -ENOMEM;
+	ret = ep_new(p, peer, &ep);
+	if (ret)
+		return ret;
 	ep->handed_out = true;
 	timeout = p->cfg->connect_timeout_ms;
 	if (params) {
@@ -317,8 +329,8 @@ static void up_closed(void *upctx, struct rmx__tp_conn *conn, int status)
 }
 
 static int up_request(void *upctx, struct rmx__tp_listener *tpl,
-		      struct rmx__tp_conn *conn, const void *priv,
-		      size_t priv_len)
+		      struct rmx__tp_conn *conn, const struct sockaddr *peer,
+		      const void *priv, size_t priv_len)
 {
 	struct rmx_listener *l = tpl->owner;
 	struct rmx__proto *p = upctx;
@@ -326,14 +338,18 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 	uint8_t mine[RMX__CONN_PRIV_SIZE];
 	struct rmx__conn_priv cp;
 	struct rmx_ep *ep;
+	char name[64];
 	int ret;
 
+	rmx__addr_format(peer, name, sizeof(name));
 	ret = rmx__conn_priv_parse(priv, priv_len, &cp);
+	if (ret) {
+		rmx__err("rejecting %s: %s", name, rmx_strerror(ret));
+		return ret;
+	}
+	ret = ep_new(p, name, &ep);
 	if (ret)
 		return ret;
-	ep = ep_new(p, "incoming");
-	if (!ep)
-		return -ENOMEM;
 	ep->listener = l;
 	ep->max_msg = cp.eager_max < p->cfg->eager_max ? cp.eager_max :
 							  p->cfg->eager_max;
@@ -396,7 +412,7 @@ void rmx__listener_destroy(struct rmx_listener *l)
 		if (ep->listener != l)
 			continue;
 		if (ep->state != RMX_EP_CLOSED)
-			ep_shutdown(ep, -ECANCELED);
+			ep_shutdown(ep, -ECANCELED, &p->done);
 		ep_free(ep);
 	}
 	rmx__list_del(&l->link);

@@ -3,13 +3,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "proto/proto.h"
 
-void rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
-		     struct rmx__tp *tp, struct rmx__mem *mem)
+int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
+		    struct rmx__tp *tp, struct rmx__mem *mem)
 {
 	p->cfg = cfg;
 	p->tp = tp;
@@ -19,6 +21,11 @@ void rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 	rmx__list_init(&p->done);
 	rmx__list_init(&p->free_ops);
 	p->tab_free = UINT32_MAX;
+	/* Connection deadlines must wake a caller sleeping on the fd. */
+	p->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (p->timerfd < 0)
+		return -errno;
+	return tp->ops->add_fd(tp, p->timerfd);
 }
 
 void rmx__proto_fini(struct rmx__proto *p)
@@ -30,11 +37,13 @@ void rmx__proto_fini(struct rmx__proto *p)
 			rmx__container_of(n, struct rmx_listener, link));
 	while ((n = p->eps.next) != &p->eps)
 		rmx__ep_destroy(rmx__container_of(n, struct rmx_ep, link));
-	rmx__proto_drain(p);
+	rmx__proto_run(p, &p->done);
 	while ((n = rmx__list_pop(&p->free_ops)))
 		free(rmx__container_of(n, struct rmx__op, done.node));
 	free(p->tab);
 	p->tab = NULL;
+	if (p->timerfd >= 0)
+		close(p->timerfd);
 }
 
 static void ep_events(struct rmx__proto *p, struct rmx_ep *ep)
@@ -48,10 +57,7 @@ static void ep_events(struct rmx__proto *p, struct rmx_ep *ep)
 	if (bits & RMX__EV_ACCEPTED) {
 		ep->listener = NULL;
 		ep->handed_out = true;
-		if (l->cb)
-			l->cb(l, ep, l->arg);
-		else
-			rmx__ep_destroy(ep);
+		l->cb(l, ep, l->arg);
 	}
 	if (p->cb_ep && bits & RMX__EV_CONNECTED && ep->event_cb)
 		ep->event_cb(ep, RMX_EP_EVENT_CONNECTED, 0, ep->event_arg);
@@ -61,48 +67,89 @@ static void ep_events(struct rmx__proto *p, struct rmx_ep *ep)
 	p->cb_ep = NULL;
 }
 
-int rmx__proto_drain(struct rmx__proto *p)
+static void op_callback(struct rmx__proto *p, struct rmx__op *op)
 {
-	struct rmx__list *n;
+	rmx_comp_cb cb = op->cb;
+	void *arg = op->arg;
+	int status = op->status;
+	size_t len = status ? 0 : op->len;
+
+	if (op->type == RMX__OP_RECV && status == -EMSGSIZE)
+		len = op->len;	/* tells how big the message was */
+	rmx__op_free(p, op);
+	if (cb)
+		cb(arg, status, len);
+}
+
+int rmx__proto_run(struct rmx__proto *p, struct rmx__list *list)
+{
+	struct rmx__list *saved = p->running, *n;
 	int count = 0;
 
-	if (p->in_drain)
-		return 0;
-	p->in_drain = true;
-	while ((n = rmx__list_pop(&p->done))) {
+	/* Callbacks that end more work append to this same list. */
+	p->running = list;
+	while ((n = rmx__list_pop(list))) {
 		struct rmx__done *d = rmx__container_of(n, struct rmx__done,
 							node);
 
 		count++;
-		if (d->kind == RMX__DONE_EP) {
+		if (d->kind == RMX__DONE_EP)
 			ep_events(p, rmx__container_of(d, struct rmx_ep, ev));
-		} else {
-			struct rmx__op *op = (struct rmx__op *)d;
-			rmx_comp_cb cb = op->cb;
-			void *arg = op->arg;
-			int status = op->status;
-			size_t len = status ? 0 : op->len;
-
-			if (op->type == RMX__OP_RECV && status == -EMSGSIZE)
-				len = op->len;	/* tells how big it was */
-			rmx__op_free(p, op);
-			if (cb)
-				cb(arg, status, len);
-		}
+		else
+			op_callback(p, rmx__container_of(d, struct rmx__op,
+							 done));
 	}
-	p->in_drain = false;
+	p->running = saved;
 	return count;
 }
 
 int rmx__proto_progress(struct rmx__proto *p)
 {
-	int n = p->tp->ops->progress(p->tp);
+	int n;
 
+	if (p->running) {
+		rmx__err("rmx_progress called from a callback");
+		return -EDEADLK;
+	}
+	n = p->tp->ops->progress(p->tp);
 	if (n < 0)
 		return n;
 	if (p->nconnecting)
 		rmx__ep_check_deadlines(p, rmx__now_ms());
-	return n + rmx__proto_drain(p);
+	return n + rmx__proto_run(p, &p->done);
+}
+
+/* Sets the timer to the next connection deadline, or disarms it. */
+static int arm_timer(struct rmx__proto *p)
+{
+	int64_t next = rmx__ep_next_deadline(p);
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+	uint64_t expirations;
+
+	/* Consume a past expiry so the fd stops reading as ready. */
+	if (read(p->timerfd, &expirations, sizeof(expirations)) < 0 &&
+	    errno != EAGAIN)
+		return -errno;
+	if (next != INT64_MAX) {
+		if (next <= rmx__now_ms())
+			return -EAGAIN;
+		its.it_value.tv_sec = next / 1000;
+		its.it_value.tv_nsec = (next % 1000) * 1000000;
+	}
+	if (timerfd_settime(p->timerfd, TFD_TIMER_ABSTIME, &its, NULL))
+		return -errno;
+	return 0;
+}
+
+int rmx__proto_arm(struct rmx__proto *p)
+{
+	int ret;
+
+	/* Callbacks due without a transport event would never wake the fd. */
+	if (!rmx__list_empty(&p->done))
+		return -EAGAIN;
+	ret = arm_timer(p);
+	return ret ? ret : p->tp->ops->arm(p->tp);
 }
 
 int rmx__proto_wait(struct rmx__proto *p, int timeout_ms)
@@ -112,26 +159,21 @@ int rmx__proto_wait(struct rmx__proto *p, int timeout_ms)
 	int n, ret;
 
 	for (;;) {
-		int64_t now, wake;
-		int ms;
+		int64_t left;
 
 		n = rmx__proto_progress(p);
 		if (n)
 			return n;
-		ret = p->tp->ops->arm(p->tp);
+		ret = rmx__proto_arm(p);
 		if (ret == -EAGAIN)
 			continue;
 		if (ret)
 			return ret;
-		now = rmx__now_ms();
-		if (now >= end)
+		left = end - rmx__now_ms();
+		if (left <= 0)
 			return 0;
-		wake = rmx__ep_next_deadline(p);
-		wake = wake < end ? wake : end;
-		ms = wake - now > 60000 ? 60000 : (int)(wake - now);
-		if (ms < 0)
-			ms = 0;
-		ret = epoll_wait(p->tp->ops->fd(p->tp), &ev, 1, ms);
+		ret = epoll_wait(p->tp->ops->fd(p->tp), &ev, 1,
+				 left > 60000 ? 60000 : (int)left);
 		if (ret < 0 && errno != EINTR)
 			return -errno;
 	}

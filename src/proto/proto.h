@@ -130,19 +130,22 @@ struct rmx__proto {
 	uint32_t nconnecting;
 	struct rmx__ep_slot *tab;
 	uint32_t tab_cap, tab_free;
-	bool in_drain;
+	struct rmx__list *running;	/* list whose callbacks run now */
 	struct rmx_ep *cb_ep;	/* endpoint whose event callback runs */
+	int timerfd;		/* wakes rmx_context_fd() at deadlines */
 };
 
 extern const struct rmx__tp_upcalls rmx__proto_upcalls;
 
-void rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
-		     struct rmx__tp *tp, struct rmx__mem *mem);
+int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
+		    struct rmx__tp *tp, struct rmx__mem *mem);
 void rmx__proto_fini(struct rmx__proto *p);
 int rmx__proto_progress(struct rmx__proto *p);
 int rmx__proto_wait(struct rmx__proto *p, int timeout_ms);
-/* Runs due callbacks unless already inside one. */
-int rmx__proto_drain(struct rmx__proto *p);
+/* Runs the callbacks on list; returns how many. */
+int rmx__proto_run(struct rmx__proto *p, struct rmx__list *list);
+/* Arms the wake-up fd; -EAGAIN when work is already due. */
+int rmx__proto_arm(struct rmx__proto *p);
 
 /* endpoint.c */
 int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
@@ -172,7 +175,7 @@ int rmx__xfer_connected(struct rmx_ep *ep);
 /* Posts queued operations while send slots are free. */
 int rmx__xfer_pump(struct rmx_ep *ep);
 /* Ends every operation of an endpoint whose connection is gone. */
-void rmx__xfer_cancel(struct rmx_ep *ep, int status);
+void rmx__xfer_cancel(struct rmx_ep *ep, int status, struct rmx__list *to);
 void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
 			  uint32_t len);
 int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,

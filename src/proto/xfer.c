@@ -34,15 +34,21 @@ void rmx__op_free(struct rmx__proto *p, struct rmx__op *op)
 	rmx__list_add_tail(&p->free_ops, &op->done.node);
 }
 
-/* Moves a finished operation to the queue rmx_progress() drains. */
-static void op_complete(struct rmx__proto *p, struct rmx__op *op, int status)
+/* Moves a finished operation to a list of due callbacks. */
+static void op_finish(struct rmx__proto *p, struct rmx__op *op, int status,
+		      struct rmx__list *to)
 {
 	if (!op->status)
 		op->status = status;
 	rmx__mem_put(p->mem, op->reg);
 	op->reg = NULL;
 	rmx__list_del(&op->done.node);
-	rmx__list_add_tail(&p->done, &op->done.node);
+	rmx__list_add_tail(to, &op->done.node);
+}
+
+static void op_complete(struct rmx__proto *p, struct rmx__op *op, int status)
+{
+	op_finish(p, op, status, &p->done);
 }
 
 int rmx__xfer_setup(struct rmx_ep *ep)
@@ -238,7 +244,7 @@ static int enqueue(struct rmx_ep *ep, struct rmx__op *op)
 
 static int check_open(const struct rmx_ep *ep)
 {
-	if (ep->state == RMX_EP_CLOSED || ep->destroying)
+	if (ep->state == RMX_EP_CLOSED)
 		return rmx__ep_closed_error(ep);
 	return 0;
 }
@@ -251,11 +257,9 @@ int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
 
 	if (ret)
 		return ret;
-	if (len > ep->p->cfg->eager_max ||
-	    (ep->state == RMX_EP_CONNECTED && len > ep->max_msg)) {
+	if (len > ep->p->cfg->eager_max || (ep->max_msg && len > ep->max_msg)) {
 		rmx__err("rmx_send: %zu bytes exceed the message limit %u", len,
-			 ep->state == RMX_EP_CONNECTED ? ep->max_msg :
-							 ep->p->cfg->eager_max);
+			 ep->max_msg ? ep->max_msg : ep->p->cfg->eager_max);
 		return -EMSGSIZE;
 	}
 	op = op_new(ep->p, RMX__OP_SEND, (void *)buf, len, cb, arg);
@@ -273,6 +277,11 @@ int rmx__rma(struct rmx_ep *ep, enum rmx__op_type type, void *buf,
 
 	if (ret)
 		return ret;
+	if (rkey > ep->p->tp->max_key) {
+		rmx__err("remote key 0x%llx is wider than %s keys",
+			 (unsigned long long)rkey, ep->p->tp->ops->name);
+		return -EINVAL;
+	}
 	op = op_new(ep->p, type, buf, len, cb, arg);
 	if (!op)
 		return -ENOMEM;
@@ -402,7 +411,7 @@ void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
 }
 
 static void cancel_list(struct rmx__proto *p, struct rmx__list *list,
-			int status)
+			int status, struct rmx__list *to)
 {
 	struct rmx__list *n;
 
@@ -411,17 +420,17 @@ static void cancel_list(struct rmx__proto *p, struct rmx__list *list,
 						       done.node);
 
 		op->queued = false;
-		op_complete(p, op, status);
+		op_finish(p, op, status, to);
 	}
 }
 
-void rmx__xfer_cancel(struct rmx_ep *ep, int status)
+void rmx__xfer_cancel(struct rmx_ep *ep, int status, struct rmx__list *to)
 {
 	uint32_t i;
 
-	cancel_list(ep->p, &ep->tx_queue, status);
-	cancel_list(ep->p, &ep->tx_active, status);
-	cancel_list(ep->p, &ep->recv_posted, status);
+	cancel_list(ep->p, &ep->tx_queue, status, to);
+	cancel_list(ep->p, &ep->tx_active, status, to);
+	cancel_list(ep->p, &ep->recv_posted, status, to);
 	for (i = 0; i < ep->tx_depth; i++)
 		ep->tx[i].op = NULL;
 	ep->arr_count = 0;

@@ -20,6 +20,7 @@ struct rmx__tp_ops;
 /* Each backend object starts with its common part. */
 struct rmx__tp {
 	const struct rmx__tp_ops *ops;
+	uint64_t max_key;	/* widest remote key the fabric accepts */
 };
 
 struct rmx__tp_conn {
@@ -77,7 +78,8 @@ struct rmx__tp_upcalls {
 	 * ops->accept() on conn, or a negative errno to reject it.
 	 */
 	int (*conn_request)(void *upctx, struct rmx__tp_listener *listener,
-			    struct rmx__tp_conn *conn, const void *priv,
+			    struct rmx__tp_conn *conn,
+			    const struct sockaddr *peer, const void *priv,
 			    size_t priv_len);
 };
 
@@ -92,6 +94,8 @@ struct rmx__tp_ops {
 	/* Handles ready events; never blocks. Returns a count or -errno. */
 	int (*progress)(struct rmx__tp *tp);
 	int (*fd)(const struct rmx__tp *tp);
+	/* Adds an fd of the layer above to the set fd() waits on. */
+	int (*add_fd)(struct rmx__tp *tp, int fd);
 	/* Arms fd(); -EAGAIN when events are already waiting. */
 	int (*arm)(struct rmx__tp *tp);
 

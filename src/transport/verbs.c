@@ -146,6 +146,7 @@ static int verbs_open(const struct rmx__config *cfg,
 	if (!tp)
 		return -ENOMEM;
 	tp->base.ops = &rmx__verbs_ops;
+	tp->base.max_key = UINT32_MAX;
 	tp->up = up;
 	tp->upctx = upctx;
 	tp->cfg = *cfg;
@@ -286,6 +287,11 @@ static int verbs_fd(const struct rmx__tp *base)
 	return ((const struct verbs_tp *)base)->epfd;
 }
 
+static int verbs_add_fd(struct rmx__tp *base, int fd)
+{
+	return epoll_add(((struct verbs_tp *)base)->epfd, fd);
+}
+
 static int verbs_arm(struct rmx__tp *base)
 {
 	struct verbs_tp *tp = (struct verbs_tp *)base;
@@ -370,6 +376,7 @@ const struct rmx__tp_ops rmx__verbs_ops = {
 	.device_name = verbs_device_name,
 	.progress = verbs_progress,
 	.fd = verbs_fd,
+	.add_fd = verbs_add_fd,
 	.arm = verbs_arm,
 	.mr_reg = verbs_mr_reg,
 	.mr_dereg = verbs_mr_dereg,

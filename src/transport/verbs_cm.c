@@ -257,6 +257,7 @@ static void on_request(struct verbs_tp *tp, struct rdma_cm_event *ev)
 					rp->responder_resources,
 					VERBS_RD_ATOM_MAX);
 		ret = tp->up->conn_request(tp->upctx, &l->base, &c->base,
+					   rdma_get_peer_addr(ev->id),
 					   rp->private_data,
 					   rp->private_data_len);
 	}
