@@ -43,26 +43,15 @@ void lab_comp_cb(void *arg, int status, size_t len)
 	c->len = len;
 }
 
-static void client_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
+static void record_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
 			 void *arg)
 {
-	struct lab_pair *lp = arg;
+	struct lab_events *e = arg;
 
 	(void)ep;
-	lp->client_events[ev]++;
+	e->count[ev]++;
 	if (ev == RMX_EP_EVENT_CLOSED)
-		lp->client_status = status;
-}
-
-static void server_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
-			 void *arg)
-{
-	struct lab_pair *lp = arg;
-
-	(void)ep;
-	lp->server_events[ev]++;
-	if (ev == RMX_EP_EVENT_CLOSED)
-		lp->server_status = status;
+		e->status = status;
 }
 
 static void on_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
@@ -73,12 +62,13 @@ static void on_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
 	lp->accepts++;
 	lp->server = ep;
 	ck_assert_int_eq(rmx_ep_state(ep), RMX_EP_CONNECTED);
-	ck_assert_int_eq(rmx_ep_set_event_cb(ep, server_event, lp), 0);
+	ck_assert_int_eq(rmx_ep_set_event_cb(ep, record_event, &lp->sev), 0);
 }
 
 void lab_pair_open(struct lab_pair *lp)
 {
-	struct rmx_ep_params params = { .event_cb = client_event, .arg = lp };
+	struct rmx_ep_params params = { .event_cb = record_event,
+					.arg = &lp->cev };
 	char addr[80];
 	int ret, port;
 
@@ -93,7 +83,7 @@ void lab_pair_open(struct lab_pair *lp)
 	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(), port);
 	ret = rmx_connect(lp->ctx, addr, &params, &lp->client);
 	ck_assert_msg(ret == 0, "rmx_connect: %s", rmx_strerror(ret));
-	lab_wait_flag(lp->ctx, &lp->client_events[RMX_EP_EVENT_CONNECTED],
+	lab_wait_flag(lp->ctx, &lp->cev.count[RMX_EP_EVENT_CONNECTED],
 		      10000);
 	lab_wait_flag(lp->ctx, &lp->accepts, 10000);
 	ck_assert_int_eq(rmx_ep_state(lp->client), RMX_EP_CONNECTED);

@@ -16,15 +16,19 @@
 /* Address of the lab's rxe device; RMX_TEST_ADDR overrides. */
 const char *lab_addr(void);
 
+/* What one endpoint's event callback saw. */
+struct lab_events {
+	int count[4];		/* per enum rmx_ep_event */
+	int status;		/* of the last CLOSED event */
+};
+
 struct lab_pair {
 	rmx_context_t *ctx;
 	rmx_listener_t *listener;
 	rmx_ep_t *client;	/* connected with rmx_connect() */
 	rmx_ep_t *server;	/* handed out by the accept callback */
 	int accepts;
-	int client_events[4];	/* count per enum rmx_ep_event */
-	int server_events[4];
-	int client_status, server_status;	/* last CLOSED status */
+	struct lab_events cev, sev;	/* client's, server's */
 };
 
 /* Opens a context, listens, connects, waits until both sides are up. */

@@ -15,7 +15,7 @@ START_TEST(connect_accept)
 
 	lab_pair_open(&lp);
 	ck_assert_int_eq(lp.accepts, 1);
-	ck_assert_int_eq(lp.client_events[RMX_EP_EVENT_CONNECTED], 1);
+	ck_assert_int_eq(lp.cev.count[RMX_EP_EVENT_CONNECTED], 1);
 	ck_assert_int_eq(rmx_ep_state(lp.server), RMX_EP_CONNECTED);
 	ck_assert_int_eq(rmx_ep_error(lp.client), 0);
 	lab_pair_close(&lp);
@@ -34,15 +34,15 @@ START_TEST(peer_disconnect_seen)
 			 0);
 	rmx_ep_destroy(lp.client);
 	lp.client = NULL;
-	lab_wait_flag(lp.ctx, &lp.server_events[RMX_EP_EVENT_CLOSED], 5000);
-	ck_assert_int_eq(lp.server_status, -ECONNRESET);
+	lab_wait_flag(lp.ctx, &lp.sev.count[RMX_EP_EVENT_CLOSED], 5000);
+	ck_assert_int_eq(lp.sev.status, -ECONNRESET);
 	ck_assert_int_eq(rmx_ep_state(lp.server), RMX_EP_CLOSED);
 	ck_assert_int_eq(rmx_ep_error(lp.server), -ECONNRESET);
 	ck_assert_int_eq(c.done, 1);
 	ck_assert_int_eq(c.status, -ECONNRESET);
 	/* New work on a closed endpoint is refused with the reason. */
 	ck_assert_int_eq(rmx_send(lp.server, buf, 1, NULL, NULL), -ECONNRESET);
-	ck_assert_int_eq(lp.server_events[RMX_EP_EVENT_CLOSED], 1);
+	ck_assert_int_eq(lp.sev.count[RMX_EP_EVENT_CLOSED], 1);
 	lab_pair_close(&lp);
 }
 END_TEST

@@ -195,7 +195,7 @@ START_TEST(wrong_rkey_fails_initiator)
 	ck_assert_msg(c.status < 0, "status %d", c.status);
 	ck_assert_uint_eq(t.buf[0], 0);
 	/* The initiator's queue pair is in error: the endpoint closed. */
-	lab_wait_flag(lp.ctx, &lp.client_events[RMX_EP_EVENT_CLOSED], 5000);
+	lab_wait_flag(lp.ctx, &lp.cev.count[RMX_EP_EVENT_CLOSED], 5000);
 	ck_assert_int_eq(rmx_ep_state(lp.client), RMX_EP_CLOSED);
 	ck_assert_int_lt(rmx_ep_error(lp.client), 0);
 	target_close(&t);

@@ -5,7 +5,9 @@
  * The one public header. Every handle is opaque; every call that can fail
  * returns 0 (or a count) on success and a negative errno on failure, which
  * rmx_strerror() turns into text. Completion callbacks run only from inside
- * rmx_progress() (or rmx_wait()), never from the call that posted the work.
+ * rmx_progress() or rmx_wait() (and, for cancellations, rmx_ep_destroy()),
+ * never from the call that posted the work. Callbacks may post new work
+ * but must not call rmx_progress() or rmx_wait() (-EDEADLK).
  *
  * Threading: a context and everything created from it belong to one thread
  * at a time; use one context per thread for parallelism. See rmx(7).
@@ -50,7 +52,10 @@ RMX_EXPORT const char *rmx_strerror(int err);
  */
 RMX_EXPORT int rmx_context_create(rmx_context_t **ctx);
 
-/* Destroys every endpoint and listener still open, then the context. */
+/*
+ * Destroys every endpoint and listener still open (pending operations end
+ * with -ECANCELED), deregisters memory left registered, then the context.
+ */
 RMX_EXPORT void rmx_context_destroy(rmx_context_t *ctx);
 
 /*
@@ -68,8 +73,9 @@ RMX_EXPORT int rmx_progress(rmx_context_t *ctx);
 RMX_EXPORT int rmx_context_fd(rmx_context_t *ctx);
 
 /*
- * Requests a wake-up on rmx_context_fd() for the next event. Returns 0 when
- * armed, -EAGAIN when events are already pending (call rmx_progress()).
+ * Requests a wake-up on rmx_context_fd() for the next event or connection
+ * deadline. Returns 0 when armed, -EAGAIN when work is already due (call
+ * rmx_progress() again before sleeping).
  */
 RMX_EXPORT int rmx_arm(rmx_context_t *ctx);
 
@@ -90,7 +96,7 @@ enum rmx_ep_state {
 
 enum rmx_ep_event {
 	RMX_EP_EVENT_CONNECTED = 1,
-	RMX_EP_EVENT_CLOSED = 2,	/* status: 0 local close, else why */
+	RMX_EP_EVENT_CLOSED = 2,	/* status: why, a negative errno */
 };
 
 typedef void (*rmx_ep_event_cb)(rmx_ep_t *ep, enum rmx_ep_event event,
@@ -135,12 +141,14 @@ RMX_EXPORT int rmx_ep_set_event_cb(rmx_ep_t *ep, rmx_ep_event_cb cb,
 
 RMX_EXPORT enum rmx_ep_state rmx_ep_state(const rmx_ep_t *ep);
 
-/* 0 while healthy or after a local close; the negative errno that closed it. */
+/* 0 while connecting or connected; the negative errno that closed it. */
 RMX_EXPORT int rmx_ep_error(const rmx_ep_t *ep);
 
 /*
- * Disconnects and frees the endpoint. Operations still pending complete
- * with -ECANCELED before this returns.
+ * Disconnects and frees the endpoint; no event follows. Its pending
+ * operations complete with -ECANCELED before this returns (when called
+ * from a callback: right after that callback). Other endpoints' callbacks
+ * are not run.
  */
 RMX_EXPORT void rmx_ep_destroy(rmx_ep_t *ep);
 
