@@ -146,15 +146,18 @@ RMX_EXPORT int rmx_ep_error(const rmx_ep_t *ep);
 
 /*
  * Disconnects and frees the endpoint; no event follows. Its pending
- * operations complete with -ECANCELED before this returns (when called
- * from a callback: right after that callback). Other endpoints' callbacks
- * are not run.
+ * operations complete with -ECANCELED before this returns; when called
+ * from a callback, they join the callbacks being run and complete before
+ * that rmx_progress() returns. Other endpoints' callbacks are not run.
  */
 RMX_EXPORT void rmx_ep_destroy(rmx_ep_t *ep);
 
 /* ---- two-sided messages ---------------------------------------------- */
 
-/* Largest message rmx_send() accepts on this endpoint (RMX_EAGER_MAX). */
+/*
+ * Largest message rmx_send() accepts on this endpoint: the smaller of both
+ * sides' RMX_EAGER_MAX once the peer's is known, until then the local one.
+ */
 RMX_EXPORT int rmx_ep_max_msg(const rmx_ep_t *ep, size_t *len);
 
 /*

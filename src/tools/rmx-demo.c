@@ -47,7 +47,7 @@ static void on_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
 	if (ev == RMX_EP_EVENT_CONNECTED)
 		d->connected = 1;
 	else
-		d->status = status ? status : -ECONNRESET;
+		d->status = status;
 }
 
 /* Waits for `want` completions; 0 or the first error. */
