@@ -78,6 +78,40 @@ START_TEST(rejects_bad_values)
 }
 END_TEST
 
+START_TEST(cache_knobs)
+{
+	static const char *const env[] = {
+		"RMX_RCACHE=off", "RMX_RCACHE_MAX_BYTES=64M",
+		"RMX_RCACHE_MAX_REGIONS=100", "RMX_RCACHE_MONITOR=none",
+		"RMX_RCACHE_CHECK=yes", "RMX_STATS=1", NULL,
+	};
+	static const char *const bad[][2] = {
+		{ "RMX_RCACHE=maybe", NULL },	 { "RMX_RCACHE_MAX_BYTES=1T", NULL },
+		{ "RMX_RCACHE_MAX_BYTES=-1", NULL },
+		{ "RMX_RCACHE_MAX_BYTES=99999999999999999999", NULL },
+		{ "RMX_RCACHE_MONITOR=magic", NULL },
+	};
+	struct rmx__config cfg;
+	size_t i;
+
+	ck_assert_int_eq(load(NULL, &cfg), 0);
+	ck_assert(cfg.rcache);
+	ck_assert_int_eq(cfg.rcache_monitor, RMX__MONITOR_AUTO);
+	ck_assert_uint_eq(cfg.rcache_max_bytes, 0);
+	ck_assert(!cfg.rcache_check && !cfg.stats);
+	ck_assert_int_eq(load(env, &cfg), 0);
+	ck_assert(!cfg.rcache);
+	ck_assert_uint_eq(cfg.rcache_max_bytes, 64ull << 20);
+	ck_assert_uint_eq(cfg.rcache_max_regions, 100);
+	ck_assert_int_eq(cfg.rcache_monitor, RMX__MONITOR_NONE);
+	ck_assert(cfg.rcache_check && cfg.stats);
+	rmx__log_level = RMX__LOG_NONE;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(load(bad[i], &cfg) < 0, "accepted %s", bad[i][0]);
+	rmx__log_level = RMX__LOG_WARN;
+}
+END_TEST
+
 START_TEST(every_knob_documented)
 {
 	size_t i;
@@ -110,6 +144,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, overrides);
 	tcase_add_test(tc, rejects_bad_values);
+	tcase_add_test(tc, cache_knobs);
 	tcase_add_test(tc, every_knob_documented);
 	tcase_add_test(tc, log_levels);
 	suite_add_tcase(s, tc);

@@ -221,6 +221,26 @@ RMX_EXPORT int rmx_get(rmx_ep_t *ep, void *buf, size_t len,
 		       const rmx_remote_t *remote, uint64_t offset,
 		       rmx_comp_cb cb, void *arg);
 
+/* ---- registration cache ---------------------------------------------- */
+
+/* Counters of the context's pin-down registration cache. */
+struct rmx_rcache_stats {
+	uint64_t gets;			/* lookups */
+	uint64_t hits;			/* served without registering */
+	uint64_t misses;
+	uint64_t merges;		/* neighbours folded into a new region */
+	uint64_t evictions;		/* idle regions dropped for the limits */
+	uint64_t invalidation_events;	/* unmaps/remaps the monitor reported */
+	uint64_t regions_invalidated;
+	uint64_t registrations;		/* device registrations made */
+	uint64_t deregistrations;
+	uint64_t bytes_pinned;		/* registered now */
+	uint64_t bytes_pinned_peak;
+};
+
+RMX_EXPORT int rmx_rcache_stats(rmx_context_t *ctx,
+				struct rmx_rcache_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

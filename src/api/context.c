@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <rmx/rmx.h>
@@ -46,11 +47,16 @@ int rmx_context_create(rmx_context_t **out)
 			   &ctx->proto, &ctx->tp);
 	if (ret)
 		goto err;
-	rmx__mem_init(&ctx->mem, ctx->tp);
 	rmx__list_init(&ctx->mems);
+	ret = rmx__mem_init(&ctx->mem, ctx->tp, &ctx->cfg);
+	if (ret) {
+		ctx->tp->ops->close(ctx->tp);
+		goto err;
+	}
 	ret = rmx__proto_init(&ctx->proto, &ctx->cfg, ctx->tp, &ctx->mem);
 	if (ret) {
 		rmx__proto_fini(&ctx->proto);
+		rmx__mem_fini(&ctx->mem);
 		ctx->tp->ops->close(ctx->tp);
 		goto err;
 	}
@@ -61,14 +67,59 @@ err:
 	return ret;
 }
 
+static void print_stats(struct rmx_context *ctx)
+{
+	static const char *const monitors[] = { "auto", "uffd", "odp", "none" };
+	struct rmx_rcache_stats s;
+
+	rmx_rcache_stats(ctx, &s);
+	fprintf(stderr,
+		"rmx stats: rcache %s, monitor %s: gets %llu hits %llu misses %llu merges %llu evictions %llu invalidation events %llu regions invalidated %llu registrations %llu deregistrations %llu pinned now %llu peak %llu bytes\n",
+		ctx->mem.plan.implicit ? "implicit-odp" :
+		ctx->mem.plan.cache    ? "on" : "off",
+		monitors[ctx->mem.plan.monitor],
+		(unsigned long long)s.gets, (unsigned long long)s.hits,
+		(unsigned long long)s.misses, (unsigned long long)s.merges,
+		(unsigned long long)s.evictions,
+		(unsigned long long)s.invalidation_events,
+		(unsigned long long)s.regions_invalidated,
+		(unsigned long long)s.registrations,
+		(unsigned long long)s.deregistrations,
+		(unsigned long long)s.bytes_pinned,
+		(unsigned long long)s.bytes_pinned_peak);
+}
+
 void rmx_context_destroy(rmx_context_t *ctx)
 {
 	if (!ctx)
 		return;
 	rmx__proto_fini(&ctx->proto);
 	rmx__api_mem_release_all(ctx);
+	if (ctx->cfg.stats)
+		print_stats(ctx);
+	rmx__mem_fini(&ctx->mem);
 	ctx->tp->ops->close(ctx->tp);
 	free(ctx);
+}
+
+int rmx_rcache_stats(rmx_context_t *ctx, struct rmx_rcache_stats *out)
+{
+	struct rmx__rcache_stats s;
+
+	RMX__CHECK(ctx && out, "NULL ctx or out");
+	rmx__mem_stats(&ctx->mem, &s);
+	out->gets = s.gets;
+	out->hits = s.hits;
+	out->misses = s.misses;
+	out->merges = s.merges;
+	out->evictions = s.evictions;
+	out->invalidation_events = s.invalidation_events;
+	out->regions_invalidated = s.regions_invalidated;
+	out->registrations = s.registrations;
+	out->deregistrations = s.deregistrations;
+	out->bytes_pinned = s.bytes_pinned;
+	out->bytes_pinned_peak = s.bytes_pinned_peak;
+	return 0;
 }
 
 int rmx_progress(rmx_context_t *ctx)

@@ -10,7 +10,7 @@
 
 struct rmx_mem {
 	struct rmx_context *ctx;
-	struct rmx__reg *reg;
+	struct rmx__tp_mr *mr;
 	void *addr;
 	size_t len;
 	struct rmx__list link;	/* ctx->mems */
@@ -35,7 +35,7 @@ int rmx_mem_reg(rmx_context_t *ctx, void *addr, size_t len,
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	ret = rmx__mem_get(&ctx->mem, addr, len, access, &m->reg);
+	ret = rmx__mem_reg_exact(&ctx->mem, addr, len, access, &m->mr);
 	if (ret) {
 		free(m);
 		return ret;
@@ -53,7 +53,7 @@ int rmx_mem_dereg(rmx_mem_t *m)
 	int ret;
 
 	RMX__CHECK(m, "mem is NULL");
-	ret = rmx__mem_put(&m->ctx->mem, m->reg);
+	ret = rmx__mem_dereg_exact(&m->ctx->mem, m->mr);
 	if (ret)
 		return ret;
 	rmx__list_del(&m->link);
@@ -70,7 +70,7 @@ void rmx__api_mem_release_all(struct rmx_context *ctx)
 
 		rmx__warn("context destroyed with %zu bytes at %p still registered",
 			  m->len, m->addr);
-		rmx__mem_put(&ctx->mem, m->reg);
+		rmx__mem_dereg_exact(&ctx->mem, m->mr);
 		rmx__list_del(&m->link);
 		free(m);
 	}
@@ -81,7 +81,7 @@ int rmx_mem_remote(const rmx_mem_t *m, rmx_remote_t *out)
 	RMX__CHECK(m && out, "NULL mem or out");
 	out->addr = (uintptr_t)m->addr;
 	out->len = m->len;
-	out->key = m->reg->mr->rkey;
+	out->key = m->mr->rkey;
 	return 0;
 }
 

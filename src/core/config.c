@@ -10,6 +10,13 @@
 	{ .name = n, .def = d, .help = h, .type = RMX__KNOB_UINT,       \
 	  .offset = offsetof(struct rmx__config, field), .min = lo, .max = hi }
 
+#define KNOB(n, d, t, field, h)                                         \
+	{ .name = n, .def = d, .help = h, .type = t,                     \
+	  .offset = offsetof(struct rmx__config, field) }
+
+static const char *const monitor_choices[] = { "auto", "uffd", "odp", "none",
+					       NULL };
+
 const struct rmx__knob rmx__knobs[] = {
 	{ .name = "RMX_LOG_LEVEL", .def = "warn", .type = RMX__KNOB_LOG_LEVEL,
 	  .offset = offsetof(struct rmx__config, log_level),
@@ -30,6 +37,21 @@ const struct rmx__knob rmx__knobs[] = {
 		  "initial completion queue entries (grows with endpoints)"),
 	KNOB_UINT("RMX_MAX_INLINE", "64", 0, 4096, max_inline,
 		  "inline data bytes to request per queue pair"),
+	KNOB("RMX_RCACHE", "on", RMX__KNOB_BOOL, rcache,
+	     "pin-down registration cache; off registers per operation"),
+	KNOB_UINT("RMX_RCACHE_MAX_REGIONS", "0", 0, 1 << 24,
+		  rcache_max_regions,
+		  "idle cached regions kept before LRU eviction (0: 16384)"),
+	KNOB("RMX_RCACHE_MAX_BYTES", "0", RMX__KNOB_SIZE, rcache_max_bytes,
+	     "bytes the cache keeps pinned, K/M/G suffix (0: 3/4 of RLIMIT_MEMLOCK)"),
+	{ .name = "RMX_RCACHE_MONITOR", .def = "auto", .type = RMX__KNOB_ENUM,
+	  .offset = offsetof(struct rmx__config, rcache_monitor),
+	  .choices = monitor_choices,
+	  .help = "invalidation: auto, uffd, odp or none (none is unsafe: testing only)" },
+	KNOB("RMX_RCACHE_CHECK", "0", RMX__KNOB_BOOL, rcache_check,
+	     "verify on every cache hit that the pages still map the same frames (needs CAP_SYS_ADMIN)"),
+	KNOB("RMX_STATS", "0", RMX__KNOB_BOOL, stats,
+	     "print registration cache counters when a context is destroyed"),
 };
 
 const size_t rmx__nknobs = sizeof(rmx__knobs) / sizeof(rmx__knobs[0]);
@@ -55,6 +77,60 @@ static int parse_uint(const struct rmx__knob *k, const char *s,
 	return 0;
 }
 
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "1", "on", "yes", "true" };
+	static const char *const no[] = { "0", "off", "no", "false" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+			*out = !strcasecmp(s, yes[i]);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_enum(const struct rmx__knob *k, const char *s, int *out)
+{
+	int i;
+
+	for (i = 0; k->choices[i]; i++) {
+		if (!strcasecmp(s, k->choices[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static int apply(struct rmx__config *cfg, const struct rmx__knob *k,
 		 const char *s)
 {
@@ -64,6 +140,12 @@ static int apply(struct rmx__config *cfg, const struct rmx__knob *k,
 	switch (k->type) {
 	case RMX__KNOB_UINT:
 		return parse_uint(k, s, field);
+	case RMX__KNOB_SIZE:
+		return parse_size(s, field);
+	case RMX__KNOB_BOOL:
+		return parse_bool(s, field);
+	case RMX__KNOB_ENUM:
+		return parse_enum(k, s, field);
 	case RMX__KNOB_LOG_LEVEL:
 		ret = rmx__log_level_parse(s);
 		if (ret < 0)

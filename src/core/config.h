@@ -2,6 +2,7 @@
 #ifndef RMX_CORE_CONFIG_H
 #define RMX_CORE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,10 +18,26 @@ struct rmx__config {
 	uint32_t rx_depth;	/* pre-posted receives per endpoint */
 	uint32_t cq_size;	/* initial completion queue entries */
 	uint32_t max_inline;	/* inline data requested per QP */
+	bool rcache;		/* pin-down cache on */
+	uint32_t rcache_max_regions;	/* 0: derived default */
+	uint64_t rcache_max_bytes;	/* 0: derived from RLIMIT_MEMLOCK */
+	int rcache_monitor;	/* enum rmx__monitor_kind */
+	bool rcache_check;	/* verify frames on every hit */
+	bool stats;		/* print counters at context destroy */
+};
+
+enum rmx__monitor_kind {
+	RMX__MONITOR_AUTO,
+	RMX__MONITOR_UFFD,
+	RMX__MONITOR_ODP,
+	RMX__MONITOR_NONE,
 };
 
 enum rmx__knob_type {
 	RMX__KNOB_UINT,
+	RMX__KNOB_SIZE,		/* bytes, with an optional K, M or G suffix */
+	RMX__KNOB_BOOL,		/* 0/1, on/off, yes/no, true/false */
+	RMX__KNOB_ENUM,		/* one of choices[], stored as its index */
 	RMX__KNOB_STRING,
 	RMX__KNOB_LOG_LEVEL,
 };
@@ -33,6 +50,7 @@ struct rmx__knob {
 	enum rmx__knob_type type;
 	size_t offset;		/* into struct rmx__config */
 	uint32_t min, max;	/* RMX__KNOB_UINT bounds */
+	const char *const *choices;	/* RMX__KNOB_ENUM, NULL-terminated */
 };
 
 extern const struct rmx__knob rmx__knobs[];

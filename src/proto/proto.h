@@ -48,7 +48,7 @@ struct rmx__op {
 	uint32_t wr_out;	/* work requests in flight */
 	bool queued;		/* still on tx_queue: more to post */
 	uint64_t raddr, rkey;
-	struct rmx__reg *reg;
+	struct rmx__region *reg;
 };
 
 struct rmx__tx_slot {
@@ -101,13 +101,13 @@ struct rmx_ep {
 	uint32_t *tx_free;		/* stack of free slot indices */
 	uint32_t ntx_free;
 	char *tx_bufs;
-	struct rmx__reg *tx_reg;
+	struct rmx__region *tx_reg;
 	struct rmx__list tx_queue;	/* ops with data left to post */
 	struct rmx__list tx_active;	/* fully posted, awaiting completion */
 
 	uint32_t rx_depth;
 	char *rx_bufs;
-	struct rmx__reg *rx_reg;
+	struct rmx__region *rx_reg;
 	struct rmx__arrival *arrived;	/* ring of unmatched messages */
 	uint32_t arr_head, arr_count;
 	struct rmx__list recv_posted;

@@ -104,7 +104,7 @@ static int post_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn,
 		   uint32_t slot)
 {
 	return ep->p->tp->ops->post_recv(conn, rx_buf(ep, slot),
-					 ep->slot_size, ep->rx_reg->mr,
+					 ep->slot_size, rmx__region_mr(ep->rx_reg),
 					 rmx__wr_ctx(ep, RMX__WR_RX, slot));
 }
 
@@ -160,14 +160,14 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 		chunk = op->len;
 		ret = ops->post_send(ep->conn, bounce,
 				     (uint32_t)(RMX__WIRE_HDR_SIZE + op->len),
-				     ep->tx_reg->mr, ctx);
+				     rmx__region_mr(ep->tx_reg), ctx);
 	} else {
 		chunk = chunk_of(ep, op);
 		ret = ops->post_rma(ep->conn,
 				    op->type == RMX__OP_PUT ? RMX__TP_WRITE :
 							      RMX__TP_READ,
 				    op->buf + op->posted, (uint32_t)chunk,
-				    op->reg ? op->reg->mr : NULL,
+				    op->reg ? rmx__region_mr(op->reg) : NULL,
 				    op->raddr + op->posted, op->rkey, ctx);
 	}
 	if (ret) {

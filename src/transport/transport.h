@@ -18,9 +18,17 @@
 struct rmx__tp_ops;
 
 /* Each backend object starts with its common part. */
+enum rmx__tp_caps {
+	/* Registrations may fault pages in on demand for every RC operation. */
+	RMX__TP_CAP_ODP = 1 << 0,
+	/* One on-demand registration may cover the whole address space. */
+	RMX__TP_CAP_ODP_IMPLICIT = 1 << 1,
+};
+
 struct rmx__tp {
 	const struct rmx__tp_ops *ops;
 	uint64_t max_key;	/* widest remote key the fabric accepts */
+	unsigned int caps;	/* enum rmx__tp_caps */
 };
 
 struct rmx__tp_conn {
@@ -44,6 +52,7 @@ enum rmx__tp_access {
 	RMX__TP_LOCAL_WRITE = 1 << 0,
 	RMX__TP_REMOTE_READ = 1 << 1,
 	RMX__TP_REMOTE_WRITE = 1 << 2,
+	RMX__TP_ON_DEMAND = 1 << 3,	/* needs RMX__TP_CAP_ODP */
 };
 
 enum rmx__tp_rma_op {

@@ -77,6 +77,42 @@ static int pick_device(struct verbs_tp *tp)
 	return -ENODEV;
 }
 
+/*
+ * Pinned pages and fork(): kernels since 5.13 copy pinned pages for the
+ * child (IBV_FORK_UNNEEDED); older ones need rdma-core's madvise scheme,
+ * which must be on before the first registration.
+ */
+static void fork_setup(void)
+{
+	int ret;
+
+	if (ibv_is_fork_initialized() != IBV_FORK_DISABLED)
+		return;
+	ret = ibv_fork_init();
+	if (ret)
+		rmx__warn("ibv_fork_init: %s: a child writing to registered memory may change what this process sends",
+			  strerror(ret));
+}
+
+/* ODP counts only when every RC operation rmx uses may fault. */
+static unsigned int odp_caps(struct ibv_context *verbs)
+{
+	const uint32_t need = IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV |
+			      IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ;
+	struct ibv_device_attr_ex ax;
+	unsigned int caps = 0;
+
+	if (ibv_query_device_ex(verbs, NULL, &ax))
+		return 0;
+	if (!(ax.odp_caps.general_caps & IBV_ODP_SUPPORT) ||
+	    (ax.odp_caps.per_transport_caps.rc_odp_caps & need) != need)
+		return 0;
+	caps |= RMX__TP_CAP_ODP;
+	if (ax.odp_caps.general_caps & IBV_ODP_SUPPORT_IMPLICIT)
+		caps |= RMX__TP_CAP_ODP_IMPLICIT;
+	return caps;
+}
+
 static int epoll_add(int epfd, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -151,6 +187,7 @@ static int verbs_open(const struct rmx__config *cfg,
 	tp->upctx = upctx;
 	tp->cfg = *cfg;
 	tp->epfd = -1;
+	fork_setup();
 	ret = pick_device(tp);
 	if (!ret) {
 		ret = setup_queues(tp);
@@ -163,9 +200,13 @@ static int verbs_open(const struct rmx__config *cfg,
 		verbs_close(&tp->base);
 		return ret;
 	}
-	rmx__info("opened %s port %u (max_msg %u)",
+	tp->base.caps = odp_caps(tp->verbs);
+	rmx__info("opened %s port %u (max_msg %u, odp %s)",
 		  ibv_get_device_name(tp->verbs->device), tp->port,
-		  tp->max_msg);
+		  tp->max_msg,
+		  tp->base.caps & RMX__TP_CAP_ODP_IMPLICIT ? "implicit" :
+		  tp->base.caps & RMX__TP_CAP_ODP	   ? "explicit" :
+							     "none");
 	*out = &tp->base;
 	return 0;
 }
@@ -332,6 +373,8 @@ static int verbs_mr_reg(struct rmx__tp *base, void *addr, size_t len,
 	/* Verbs requires local write with remote write. */
 	if (access & RMX__TP_REMOTE_WRITE)
 		acc |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
+	if (access & RMX__TP_ON_DEMAND)
+		acc |= IBV_ACCESS_ON_DEMAND;
 	m->mr = ibv_reg_mr(tp->pd, addr, len, acc);
 	if (!m->mr) {
 		int err = errno ? -errno : -ENOMEM;
