@@ -111,34 +111,55 @@ static void *map_anon(void *at, size_t len)
 /* Each scenario returns 1 when it caught stale data, -1 if not testable. */
 typedef int (*scenario_fn)(struct env *e, size_t len);
 
-static int munmap_then_mmap_fixed(struct env *e, size_t len)
+/*
+ * The common shape for anonymous memory: send A from fresh pages, let
+ * `change` give the address new pages, send B from the same address.
+ */
+static int anon_round(struct env *e, size_t len,
+		      void (*change)(uint8_t *p, size_t len))
 {
 	uint8_t *p = map_anon(NULL, len);
 	int stale;
 
 	memset(p, PAT_A, len);
 	ck_assert(put_gets(e, p, len, PAT_A));
-	ck_assert_int_eq(munmap(p, len), 0);
-	ck_assert_ptr_eq(map_anon(p, len), p);
+	change(p, len);
 	memset(p, PAT_B, len);
 	stale = second_put(e, p, len);
 	munmap(p, len);
 	return stale;
 }
 
-static int mmap_fixed_over(struct env *e, size_t len)
+static void unmap_and_map_fixed(uint8_t *p, size_t len)
 {
-	uint8_t *p = map_anon(NULL, len);
-	int stale;
+	ck_assert_int_eq(munmap(p, len), 0);
+	ck_assert_ptr_eq(map_anon(p, len), p);
+}
 
-	memset(p, PAT_A, len);
-	ck_assert(put_gets(e, p, len, PAT_A));
+static void map_fixed_over(uint8_t *p, size_t len)
+{
 	/* Replacing a mapping in place unmaps the old pages too. */
 	ck_assert_ptr_eq(map_anon(p, len), p);
-	memset(p, PAT_B, len);
-	stale = second_put(e, p, len);
-	munmap(p, len);
-	return stale;
+}
+
+static void discard(uint8_t *p, size_t len)
+{
+	ck_assert_int_eq(madvise(p, len, MADV_DONTNEED), 0);
+}
+
+static int munmap_then_mmap_fixed(struct env *e, size_t len)
+{
+	return anon_round(e, len, unmap_and_map_fixed);
+}
+
+static int mmap_fixed_over(struct env *e, size_t len)
+{
+	return anon_round(e, len, map_fixed_over);
+}
+
+static int madvise_dontneed(struct env *e, size_t len)
+{
+	return anon_round(e, len, discard);
 }
 
 static int malloc_free_malloc(struct env *e, size_t len)
@@ -178,20 +199,6 @@ static int mremap_moves(struct env *e, size_t len)
 	ck_assert(put_gets(e, away, len, PAT_A));
 	munmap(p, len);
 	munmap(away, len);
-	return stale;
-}
-
-static int madvise_dontneed(struct env *e, size_t len)
-{
-	uint8_t *p = map_anon(NULL, len);
-	int stale;
-
-	memset(p, PAT_A, len);
-	ck_assert(put_gets(e, p, len, PAT_A));
-	ck_assert_int_eq(madvise(p, len, MADV_DONTNEED), 0);
-	memset(p, PAT_B, len);
-	stale = second_put(e, p, len);
-	munmap(p, len);
 	return stale;
 }
 
