@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_main.h"
 #include "lab.h"
@@ -160,6 +161,93 @@ START_TEST(oversize_and_bad_args)
 }
 END_TEST
 
+static void spin(rmx_context_t *ctx, int ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ck_assert_int_ge(rmx_progress(ctx), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 +
+			 (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+START_TEST(slow_receiver_holds_sender)
+{
+	/* Defaults: 64 receive buffers, one kept for credit messages. */
+	enum { N = 400, SZ = 100, PEER_RX = 64 };
+	struct lab_comp *sent = calloc(N, sizeof(*sent));
+	struct lab_comp *got = calloc(N, sizeof(*got));
+	uint8_t *src = malloc((size_t)N * SZ), *dst = malloc((size_t)N * SZ);
+	struct lab_pair lp;
+	int i, done = 0;
+
+	lab_pair_open(&lp);
+	for (i = 0; i < N; i++) {
+		lab_fill(src + (size_t)i * SZ, SZ, (uint32_t)i);
+		ck_assert_int_eq(rmx_send(lp.client, src + (size_t)i * SZ, SZ,
+					  lab_comp_cb, &sent[i]),
+				 0);
+	}
+	/* Nobody receives: without credits the device would retry RNR and fail. */
+	spin(lp.ctx, 1500);
+	for (i = 0; i < N; i++)
+		done += sent[i].done;
+	ck_assert_msg(done <= PEER_RX - 1, "%d sends went out to 63 buffers", done);
+	ck_assert_int_ge(done, PEER_RX / 2);
+	ck_assert_int_eq(rmx_ep_state(lp.client), RMX_EP_CONNECTED);
+	/* Receiving slowly, a few at a time, lets everything through. */
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(rmx_recv(lp.server, dst + (size_t)i * SZ, SZ,
+					  lab_comp_cb, &got[i]),
+				 0);
+		if (i % 50 == 49)
+			spin(lp.ctx, 20);
+	}
+	lab_wait_flag(lp.ctx, &got[N - 1].done, 30000);
+	lab_wait_flag(lp.ctx, &sent[N - 1].done, 30000);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(sent[i].status, 0);
+		ck_assert_int_eq(got[i].status, 0);
+		ck_assert_uint_eq(lab_check(dst + (size_t)i * SZ, SZ, (uint32_t)i),
+				  SZ);
+	}
+	lab_pair_close(&lp);
+	free(sent);
+	free(got);
+	free(src);
+	free(dst);
+}
+END_TEST
+
+START_TEST(credits_flow_both_ways_idle_reverse)
+{
+	/*
+	 * One direction only, far more messages than buffers: credits must
+	 * come back in credit messages, since the receiver sends nothing.
+	 */
+	enum { N = 2000, SZ = 32 };
+	struct lab_comp got = { 0 }, sent = { 0 };
+	struct lab_pair lp;
+	uint8_t msg[SZ], buf[SZ];
+	int i;
+
+	lab_pair_open(&lp);
+	for (i = 0; i < N; i++) {
+		memset(msg, i & 0xff, SZ);
+		got.done = sent.done = 0;
+		ck_assert_int_eq(rmx_recv(lp.server, buf, SZ, lab_comp_cb, &got), 0);
+		ck_assert_int_eq(rmx_send(lp.client, msg, SZ, lab_comp_cb, &sent), 0);
+		lab_wait_flag(lp.ctx, &got.done, 5000);
+		ck_assert_int_eq(got.status, 0);
+		ck_assert_uint_eq(buf[SZ - 1], i & 0xff);
+	}
+	lab_wait_flag(lp.ctx, &sent.done, 5000);
+	lab_pair_close(&lp);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("lab_msg");
@@ -169,6 +257,8 @@ Suite *test_suite(void)
 	tcase_add_test(tc, thousand_messages_each_way);
 	tcase_add_test(tc, receive_too_small);
 	tcase_add_test(tc, oversize_and_bad_args);
+	tcase_add_test(tc, slow_receiver_holds_sender);
+	tcase_add_test(tc, credits_flow_both_ways_idle_reverse);
 	suite_add_tcase(s, tc);
 	return s;
 }

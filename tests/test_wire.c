@@ -54,6 +54,15 @@ START_TEST(rejects_each_bad_field)
 				      -EPROTO,
 			      "accepted byte %zu = %u", bad[i].off, bad[i].val);
 	}
+	/* A credit message carries no payload. */
+	h.type = RMX__MSG_CREDIT;
+	h.len = 0;
+	rmx__wire_pack(buf, &h);
+	ck_assert_int_eq(rmx__wire_parse(buf, RMX__WIRE_HDR_SIZE, 8, &out), 0);
+	ck_assert_uint_eq(out.type, RMX__MSG_CREDIT);
+	h.len = 8;
+	rmx__wire_pack(buf, &h);
+	ck_assert_int_eq(rmx__wire_parse(buf, sizeof(buf), 8, &out), -EPROTO);
 	/* Truncated, and longer than the receiver's limit. */
 	ck_assert_int_eq(rmx__wire_parse(good, RMX__WIRE_HDR_SIZE - 1, 8, &out),
 			 -EPROTO);

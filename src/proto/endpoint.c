@@ -307,6 +307,7 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 		}
 		ep->max_msg = cp.eager_max < p->cfg->eager_max ?
 				      cp.eager_max : p->cfg->eager_max;
+		rmx__xfer_set_peer_rx(ep, cp.rx_depth);
 	}
 	p->nconnecting--;
 	ep->state = RMX_EP_CONNECTED;
@@ -353,6 +354,7 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 	ep->listener = l;
 	ep->max_msg = cp.eager_max < p->cfg->eager_max ? cp.eager_max :
 							  p->cfg->eager_max;
+	rmx__xfer_set_peer_rx(ep, cp.rx_depth);
 	want_caps(p, &want);
 	priv_of(p, mine);
 	ep->conn = conn;

@@ -34,6 +34,7 @@ enum rmx__op_type {
 	RMX__OP_RECV,
 	RMX__OP_PUT,
 	RMX__OP_GET,
+	RMX__OP_CREDIT,		/* internal: a credit message in flight */
 };
 
 struct rmx__op {
@@ -105,6 +106,16 @@ struct rmx_ep {
 	struct rmx__list tx_queue;	/* ops with data left to post */
 	struct rmx__list tx_active;	/* fully posted, awaiting completion */
 
+	/*
+	 * Credits: a message is sent only into a receive buffer the peer is
+	 * known to have posted, so the device never needs RNR retries.
+	 */
+	uint32_t tx_credits;		/* peer buffers free for us */
+	uint32_t peer_rx_depth;
+	uint32_t rx_owed;		/* ours reposted, not yet announced */
+	uint32_t credit_threshold;	/* owed this many: say so at once */
+	struct rmx__op credit_op;	/* marks slots holding credit messages */
+
 	uint32_t rx_depth;
 	char *rx_bufs;
 	struct rmx__region *rx_reg;
@@ -172,8 +183,8 @@ void rmx__xfer_teardown(struct rmx_ep *ep);
 int rmx__xfer_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn);
 /* The connection is up: deliver early arrivals, post queued work. */
 int rmx__xfer_connected(struct rmx_ep *ep);
-/* Posts queued operations while send slots are free. */
-int rmx__xfer_pump(struct rmx_ep *ep);
+/* The peer announced its receive buffers: our initial credits. */
+void rmx__xfer_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth);
 /* Ends every operation of an endpoint whose connection is gone. */
 void rmx__xfer_cancel(struct rmx_ep *ep, int status, struct rmx__list *to);
 void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,

@@ -63,13 +63,17 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 	out->flags = get16(p + 4);
 	out->credits = get16(p + 6);
 	out->len = get32(p + 8);
-	if (out->type != RMX__MSG_EAGER) {
+	if (out->type != RMX__MSG_EAGER && out->type != RMX__MSG_CREDIT) {
 		rmx__err("wire: unknown message type %u", out->type);
 		return -EPROTO;
 	}
 	if (out->flags & ~KNOWN_FLAGS || get32(p + 12)) {
 		rmx__err("wire: unknown flags 0x%x or reserved bits set",
 			 out->flags);
+		return -EPROTO;
+	}
+	if (out->type == RMX__MSG_CREDIT && out->len) {
+		rmx__err("wire: credit message with a %u-byte payload", out->len);
 		return -EPROTO;
 	}
 	if (out->len > max_payload || out->len != len - RMX__WIRE_HDR_SIZE) {

@@ -16,12 +16,13 @@
 
 enum rmx__msg_type {
 	RMX__MSG_EAGER = 1,	/* payload follows the header */
+	RMX__MSG_CREDIT = 2,	/* no payload: returns credits only */
 };
 
 struct rmx__wire_hdr {
 	uint8_t type;
 	uint16_t flags;
-	uint16_t credits;
+	uint16_t credits;	/* receive buffers the sender reposted */
 	uint32_t len;		/* payload bytes after the header */
 };
 

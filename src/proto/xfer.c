@@ -81,7 +81,14 @@ int rmx__xfer_setup(struct rmx_ep *ep)
 	for (i = 0; i < ep->tx_depth; i++)
 		ep->tx_free[i] = ep->tx_depth - 1 - i;
 	ep->ntx_free = ep->tx_depth;
+	ep->credit_op.type = RMX__OP_CREDIT;
 	return 0;
+}
+
+void rmx__xfer_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth)
+{
+	ep->peer_rx_depth = peer_rx_depth;
+	ep->tx_credits = peer_rx_depth;
 }
 
 void rmx__xfer_teardown(struct rmx_ep *ep)
@@ -113,14 +120,20 @@ int rmx__xfer_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn)
 	uint32_t i;
 	int ret;
 
-	/* The transport may grant shallower queues than asked for. */
-	if (ep->caps.rq_depth < ep->rx_depth)
-		ep->rx_depth = ep->caps.rq_depth;
+	/* The peer was promised rx_depth buffers: its credits count on them. */
+	if (ep->caps.rq_depth < ep->rx_depth) {
+		rmx__err("the device grants %u receive entries per queue pair; lower RMX_RX_DEPTH (%u)",
+			 ep->caps.rq_depth, ep->rx_depth);
+		return -ENOMEM;
+	}
+	/* A shallower send queue only means fewer operations in flight. */
 	if (ep->caps.sq_depth < ep->tx_depth) {
 		for (i = 0; i < ep->caps.sq_depth; i++)
 			ep->tx_free[i] = ep->caps.sq_depth - 1 - i;
 		ep->tx_depth = ep->ntx_free = ep->caps.sq_depth;
 	}
+	/* Too few to keep one back for credit messages and still send. */
+	ep->credit_threshold = ep->rx_depth / 4 > 2 ? ep->rx_depth / 4 : 2;
 	for (i = 0; i < ep->rx_depth; i++) {
 		ret = post_rx(ep, conn, i);
 		if (ret) {
@@ -139,46 +152,96 @@ static size_t chunk_of(const struct rmx_ep *ep, const struct rmx__op *op)
 	return left < max ? left : max;
 }
 
+/* Announces as many reposted receive buffers as one header can carry. */
+static uint16_t take_owed(struct rmx_ep *ep)
+{
+	uint16_t n = ep->rx_owed > UINT16_MAX ? UINT16_MAX :
+						(uint16_t)ep->rx_owed;
+
+	ep->rx_owed -= n;
+	return n;
+}
+
+/* Posts a message into send slot `slot`'s bounce buffer; uses a credit. */
+static int post_msg(struct rmx_ep *ep, uint32_t slot, uint8_t type,
+		    const void *payload, size_t len)
+{
+	char *bounce = ep->tx_bufs + (size_t)slot * ep->slot_size;
+	struct rmx__wire_hdr hdr = { .type = type, .len = (uint32_t)len };
+	int ret;
+
+	hdr.credits = take_owed(ep);
+	rmx__wire_pack(bounce, &hdr);
+	memcpy(bounce + RMX__WIRE_HDR_SIZE, payload, len);
+	ret = ep->p->tp->ops->post_send(ep->conn, bounce,
+					(uint32_t)(RMX__WIRE_HDR_SIZE + len),
+					rmx__region_mr(ep->tx_reg),
+					rmx__wr_ctx(ep, 0, slot));
+	if (ret)
+		ep->rx_owed += hdr.credits;	/* not announced after all */
+	else
+		ep->tx_credits--;
+	return ret;
+}
+
+static uint32_t take_slot(struct rmx_ep *ep, struct rmx__op *op)
+{
+	uint32_t slot = ep->tx_free[--ep->ntx_free];
+
+	ep->tx[slot].op = op;
+	return slot;
+}
+
+static void give_slot(struct rmx_ep *ep, uint32_t slot)
+{
+	ep->tx[slot].op = NULL;
+	ep->tx_free[ep->ntx_free++] = slot;
+}
+
 /* Posts the next work request of op into a free send slot. */
 static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 {
-	const struct rmx__tp_ops *ops = ep->p->tp->ops;
-	uint32_t slot = ep->tx_free[--ep->ntx_free];
-	uint64_t ctx = rmx__wr_ctx(ep, 0, slot);
+	uint32_t slot = take_slot(ep, op);
 	size_t chunk;
-	char *bounce;
 	int ret;
 
-	ep->tx[slot].op = op;
 	if (op->type == RMX__OP_SEND) {
-		struct rmx__wire_hdr hdr = { .type = RMX__MSG_EAGER,
-					     .len = (uint32_t)op->len };
-
-		bounce = ep->tx_bufs + (size_t)slot * ep->slot_size;
-		rmx__wire_pack(bounce, &hdr);
-		memcpy(bounce + RMX__WIRE_HDR_SIZE, op->buf, op->len);
 		chunk = op->len;
-		ret = ops->post_send(ep->conn, bounce,
-				     (uint32_t)(RMX__WIRE_HDR_SIZE + op->len),
-				     rmx__region_mr(ep->tx_reg), ctx);
+		ret = post_msg(ep, slot, RMX__MSG_EAGER, op->buf, op->len);
 	} else {
 		chunk = chunk_of(ep, op);
-		ret = ops->post_rma(ep->conn,
-				    op->type == RMX__OP_PUT ? RMX__TP_WRITE :
-							      RMX__TP_READ,
-				    op->buf + op->posted, (uint32_t)chunk,
-				    op->reg ? rmx__region_mr(op->reg) : NULL,
-				    op->raddr + op->posted, op->rkey, ctx);
+		ret = ep->p->tp->ops->post_rma(
+			ep->conn,
+			op->type == RMX__OP_PUT ? RMX__TP_WRITE : RMX__TP_READ,
+			op->buf + op->posted, (uint32_t)chunk,
+			op->reg ? rmx__region_mr(op->reg) : NULL,
+			op->raddr + op->posted, op->rkey,
+			rmx__wr_ctx(ep, 0, slot));
 	}
 	if (ret) {
-		ep->tx[slot].op = NULL;
-		ep->tx_free[ep->ntx_free++] = slot;
+		give_slot(ep, slot);
 		rmx__err("posting to %s: %s", ep->peer, rmx_strerror(ret));
 		return ret;
 	}
 	op->posted += chunk;
 	op->wr_out++;
 	return 0;
+}
+
+/*
+ * Owed credits go out with the next message; when none is coming, in a
+ * credit message of their own. That uses the peer's last buffer only
+ * for this, so neither side can end up waiting for the other's credits.
+ * Replying only to two or more owed stops credit messages answering
+ * each other forever.
+ */
+static int maybe_send_credits(struct rmx_ep *ep)
+{
+	if (ep->rx_owed < ep->credit_threshold || !ep->tx_credits ||
+	    !ep->ntx_free || ep->state != RMX_EP_CONNECTED)
+		return 0;
+	return post_msg(ep, take_slot(ep, &ep->credit_op), RMX__MSG_CREDIT,
+			NULL, 0);
 }
 
 /* Checks what can only be checked once the peer's limits are known. */
@@ -200,7 +263,8 @@ static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 	return rmx__mem_get(ep->p->mem, op->buf, op->len, access, &op->reg);
 }
 
-int rmx__xfer_pump(struct rmx_ep *ep)
+/* Posts queued operations while send slots, and credits, allow. */
+static int pump(struct rmx_ep *ep)
 {
 	struct rmx__op *op;
 	int ret;
@@ -218,6 +282,9 @@ int rmx__xfer_pump(struct rmx_ep *ep)
 				continue;
 			}
 		}
+		/* The last credit stays for credit messages. */
+		if (op->type == RMX__OP_SEND && ep->tx_credits < 2)
+			break;
 		ret = post_next(ep, op);
 		if (ret)
 			return ret;
@@ -227,7 +294,7 @@ int rmx__xfer_pump(struct rmx_ep *ep)
 			rmx__list_add_tail(&ep->tx_active, &op->done.node);
 		}
 	}
-	return 0;
+	return maybe_send_credits(ep);
 }
 
 static int enqueue(struct rmx_ep *ep, struct rmx__op *op)
@@ -236,7 +303,7 @@ static int enqueue(struct rmx_ep *ep, struct rmx__op *op)
 
 	op->queued = true;
 	rmx__list_add_tail(&ep->tx_queue, &op->done.node);
-	ret = rmx__xfer_pump(ep);
+	ret = pump(ep);
 	if (ret)
 		rmx__ep_fail(ep, ret);
 	return 0;
@@ -317,6 +384,7 @@ static void match(struct rmx_ep *ep)
 			rmx__ep_fail(ep, ret);
 			return;
 		}
+		ep->rx_owed++;
 	}
 }
 
@@ -332,8 +400,13 @@ int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
 	if (!op)
 		return -ENOMEM;
 	rmx__list_add_tail(&ep->recv_posted, &op->done.node);
-	if (ep->conn)
+	if (ep->conn) {
+		/* Buffers it frees are credits the sender may be waiting for. */
 		match(ep);
+		ret = pump(ep);
+		if (ret)
+			rmx__ep_fail(ep, ret);
+	}
 	return 0;
 }
 
@@ -341,7 +414,7 @@ int rmx__xfer_connected(struct rmx_ep *ep)
 {
 	/* Messages may arrive before the CM reports the connection. */
 	match(ep);
-	return ep->conn ? rmx__xfer_pump(ep) : 0;
+	return ep->conn ? pump(ep) : 0;
 }
 
 static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
@@ -356,6 +429,22 @@ static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 		rmx__ep_fail(ep, ret);
 		return;
 	}
+	if (ep->tx_credits + hdr.credits > ep->peer_rx_depth) {
+		rmx__err("%s returned %u credits it never had: closing",
+			 ep->peer, hdr.credits);
+		rmx__ep_fail(ep, -EPROTO);
+		return;
+	}
+	ep->tx_credits += hdr.credits;
+	if (hdr.type == RMX__MSG_CREDIT) {
+		ret = post_rx(ep, ep->conn, slot);
+		if (ret) {
+			rmx__ep_fail(ep, ret);
+			return;
+		}
+		ep->rx_owed++;
+		return;
+	}
 	/* At most rx_depth receives are posted, so the ring never overflows. */
 	ep->arrived[(ep->arr_head + ep->arr_count) % ep->rx_depth] =
 		(struct rmx__arrival){ .slot = slot, .len = hdr.len };
@@ -367,8 +456,9 @@ static void on_tx(struct rmx_ep *ep, uint32_t slot, int status)
 {
 	struct rmx__op *op = ep->tx[slot].op;
 
-	ep->tx[slot].op = NULL;
-	ep->tx_free[ep->ntx_free++] = slot;
+	give_slot(ep, slot);
+	if (op == &ep->credit_op)
+		return;
 	op->wr_out--;
 	if (status && !op->status)
 		op->status = status;
@@ -395,6 +485,12 @@ void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
 			return;
 		}
 		on_rx(ep, slot, len);
+		/* Credits came in, or receives were reposted: act on both. */
+		if (ep->conn) {
+			ret = pump(ep);
+			if (ret)
+				rmx__ep_fail(ep, ret);
+		}
 		return;
 	}
 	if (slot >= ep->tx_depth || !ep->tx[slot].op)
@@ -405,7 +501,7 @@ void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
 		rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET : status);
 		return;
 	}
-	ret = rmx__xfer_pump(ep);
+	ret = pump(ep);
 	if (ret)
 		rmx__ep_fail(ep, ret);
 }

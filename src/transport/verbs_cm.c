@@ -94,7 +94,12 @@ static void fill_param(struct verbs_conn *c, struct rdma_conn_param *p)
 	p->initiator_depth = c->rd_atom_out;
 	/* Give a dead peer ~7 transport retries, then fail the QP. */
 	p->retry_count = 7;
-	p->rnr_retry_count = 7;
+	/*
+	 * Credits keep a receive posted for every message; RNR retries are
+	 * a safety net that ends in an error, never an endless wait (7
+	 * would mean retry forever).
+	 */
+	p->rnr_retry_count = 4;
 }
 
 static int copy_priv(struct verbs_conn *c, const void *priv, size_t len)
