@@ -24,10 +24,16 @@ static long now_ms(void)
 
 void lab_wait_flag(rmx_context_t *ctx, const volatile int *flag, int ms)
 {
+	lab_wait_count(ctx, flag, 1, ms);
+}
+
+void lab_wait_count(rmx_context_t *ctx, const volatile int *count, int want,
+		    int ms)
+{
 	long end = now_ms() + ms;
 	int ret;
 
-	while (!*flag) {
+	while (*count < want) {
 		ret = rmx_wait(ctx, 50);
 		ck_assert_msg(ret >= 0, "rmx_wait: %s", rmx_strerror(ret));
 		ck_assert_msg(now_ms() < end, "timed out after %d ms", ms);

@@ -37,6 +37,9 @@ void lab_pair_close(struct lab_pair *lp);
 
 /* Progresses ctx until *flag is nonzero; fails the test after ms. */
 void lab_wait_flag(rmx_context_t *ctx, const volatile int *flag, int ms);
+/* Progresses ctx until *count reaches at least want; fails after ms. */
+void lab_wait_count(rmx_context_t *ctx, const volatile int *count, int want,
+		    int ms);
 
 /* A completion record for callbacks. */
 struct lab_comp {

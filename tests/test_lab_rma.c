@@ -203,6 +203,181 @@ START_TEST(wrong_rkey_fails_initiator)
 }
 END_TEST
 
+struct notes {
+	struct target *t;
+	int count;
+	uint32_t imm[256];
+	size_t len;
+	int data_ok;		/* every byte there when the notice came */
+	uint32_t seed;
+	size_t size;
+};
+
+static void on_imm(void *arg, uint32_t imm, size_t len)
+{
+	struct notes *n = arg;
+
+	if (n->count < 256)
+		n->imm[n->count] = imm;
+	n->count++;
+	n->len = len;
+	n->data_ok = lab_check(n->t->buf, n->size, n->seed) == n->size;
+}
+
+START_TEST(put_imm_notifies_after_data)
+{
+	static const size_t sizes[] = { 0, 1, 4096, 1 << 20, (12u << 20) + 5 };
+	struct lab_pair lp;
+	struct target t;
+	struct notes n = { .t = &t };
+	size_t i;
+
+	lab_pair_open(&lp);
+	target_open(&lp, &t, 13u << 20);
+	ck_assert_int_eq(rmx_ep_set_imm_cb(lp.server, on_imm, &n), 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct lab_comp c = { 0 };
+		uint8_t *src = malloc(sizes[i] + 1);
+		int before = n.count;
+
+		n.seed = (uint32_t)i + 40;
+		n.size = sizes[i];
+		lab_fill(src, sizes[i], n.seed);
+		memset(t.buf, 0, t.len);
+		ck_assert_int_eq(rmx_put_imm(lp.client, src, sizes[i], &t.remote, 0,
+					     0xdead0000u + (uint32_t)i,
+					     lab_comp_cb, &c),
+				 0);
+		lab_wait_flag(lp.ctx, &c.done, 30000);
+		ck_assert_int_eq(c.status, 0);
+		lab_wait_count(lp.ctx, &n.count, before + 1, 5000);
+		ck_assert_int_eq(n.count, before + 1);
+		ck_assert_uint_eq(n.imm[before], 0xdead0000u + (uint32_t)i);
+		ck_assert_msg(n.data_ok, "notice for %zu bytes came before the data",
+			      sizes[i]);
+		/* Split at the device's 8 MiB: the notice reports the last piece. */
+		ck_assert_uint_eq(n.len, sizes[i] > (8u << 20) ?
+						 sizes[i] - (8u << 20) : sizes[i]);
+		free(src);
+	}
+	target_close(&t);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+START_TEST(put_imm_stream_in_order)
+{
+	/* Four times the peer's receive buffers: credits must come back. */
+	enum { N = 256 };
+	struct lab_comp *c = calloc(N, sizeof(*c));
+	struct lab_pair lp;
+	struct target t;
+	struct notes n = { .t = &t };
+	uint8_t b[64];
+	int i;
+
+	lab_pair_open(&lp);
+	target_open(&lp, &t, 4096);
+	ck_assert_int_eq(rmx_ep_set_imm_cb(lp.server, on_imm, &n), 0);
+	memset(b, 1, sizeof(b));
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(rmx_put_imm(lp.client, b, sizeof(b), &t.remote, 0,
+					     (uint32_t)i, lab_comp_cb, &c[i]),
+				 0);
+	lab_wait_flag(lp.ctx, &c[N - 1].done, 30000);
+	lab_wait_count(lp.ctx, &n.count, N, 10000);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(c[i].status, 0);
+		ck_assert_uint_eq(n.imm[i], (uint32_t)i);
+	}
+	ck_assert_int_eq(rmx_ep_state(lp.client), RMX_EP_CONNECTED);
+	target_close(&t);
+	lab_pair_close(&lp);
+	free(c);
+}
+END_TEST
+
+START_TEST(atomics)
+{
+	struct lab_pair lp;
+	uint64_t *counter = aligned_alloc(4096, 4096), old;
+	rmx_mem_t *mem;
+	rmx_remote_t r;
+	int i;
+
+	lab_pair_open(&lp);
+	memset(counter, 0, 4096);
+	counter[1] = 1000;
+	ck_assert_int_eq(rmx_mem_reg(lp.ctx, counter, 4096,
+				     RMX_MEM_REMOTE_ATOMIC, &mem),
+			 0);
+	ck_assert_int_eq(rmx_mem_remote(mem, &r), 0);
+	for (i = 0; i < 100; i++) {
+		struct lab_comp c = { 0 };
+
+		ck_assert_int_eq(rmx_atomic_fadd(lp.client, &r, 8, 3, &old,
+						 lab_comp_cb, &c),
+				 0);
+		lab_wait_flag(lp.ctx, &c.done, 5000);
+		ck_assert_int_eq(c.status, 0);
+		ck_assert_uint_eq(old, 1000 + 3 * (uint64_t)i);
+	}
+	ck_assert_uint_eq(counter[1], 1300);
+	{
+		struct lab_comp hit = { 0 }, miss = { 0 };
+		uint64_t old2;
+
+		ck_assert_int_eq(rmx_atomic_cswap(lp.client, &r, 8, 1300, 7, &old,
+						  lab_comp_cb, &hit),
+				 0);
+		lab_wait_flag(lp.ctx, &hit.done, 5000);
+		ck_assert_uint_eq(old, 1300);
+		ck_assert_uint_eq(counter[1], 7);
+		ck_assert_int_eq(rmx_atomic_cswap(lp.client, &r, 8, 5, 9, &old2,
+						  lab_comp_cb, &miss),
+				 0);
+		lab_wait_flag(lp.ctx, &miss.done, 5000);
+		ck_assert_int_eq(miss.status, 0);
+		ck_assert_uint_eq(old2, 7);
+		ck_assert_uint_eq(counter[1], 7);
+	}
+	/* Neighbours untouched; bad arguments refused. */
+	ck_assert_uint_eq(counter[0], 0);
+	ck_assert_uint_eq(counter[2], 0);
+	ck_assert_int_eq(rmx_atomic_fadd(lp.client, &r, 4, 1, &old, NULL, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(rmx_atomic_fadd(lp.client, &r, 4096, 1, &old, NULL,
+					 NULL),
+			 -ERANGE);
+	ck_assert_int_eq(rmx_atomic_fadd(lp.client, &r, 0, 1, NULL, NULL, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(rmx_mem_dereg(mem), 0);
+	lab_pair_close(&lp);
+	free(counter);
+}
+END_TEST
+
+START_TEST(atomic_needs_atomic_access)
+{
+	struct lab_comp c = { 0 };
+	struct lab_pair lp;
+	struct target t;	/* read/write, not atomic */
+	uint64_t old;
+
+	lab_pair_open(&lp);
+	target_open(&lp, &t, 4096);
+	memset(t.buf, 0, 4096);
+	ck_assert_int_eq(rmx_atomic_fadd(lp.client, &t.remote, 0, 1, &old,
+					 lab_comp_cb, &c),
+			 0);
+	lab_wait_flag(lp.ctx, &c.done, 30000);
+	ck_assert_int_lt(c.status, 0);
+	ck_assert_uint_eq(((uint64_t *)t.buf)[0], 0);
+	target_close(&t);
+	lab_pair_close(&lp);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("lab_rma");
@@ -214,6 +389,10 @@ Suite *test_suite(void)
 	tcase_add_test(tc, many_in_flight);
 	tcase_add_test(tc, out_of_range_refused);
 	tcase_add_test(tc, wrong_rkey_fails_initiator);
+	tcase_add_test(tc, put_imm_notifies_after_data);
+	tcase_add_test(tc, put_imm_stream_in_order);
+	tcase_add_test(tc, atomics);
+	tcase_add_test(tc, atomic_needs_atomic_access);
 	suite_add_tcase(s, tc);
 	return s;
 }

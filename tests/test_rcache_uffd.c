@@ -6,6 +6,7 @@
  * replacement finished must never get a registration of the old pages.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ struct world {
 	struct rmx__uffd_monitor *mon;
 	uint8_t *base;
 	_Atomic uint64_t published[NRANGES];
-	atomic_int regs, deregs, stale, done;
+	atomic_int regs, deregs, stale, done, lookups;
 };
 
 static uint8_t *range_at(struct world *w, int i)
@@ -116,6 +117,7 @@ static void *worker(void *arg)
 		if (((struct fake_mr *)r->handle)->gen < before)
 			atomic_fetch_add(&w->stale, 1);
 		rmx__rcache_put(w->rc, r);
+		atomic_fetch_add(&w->lookups, 1);
 	}
 	return NULL;
 }
@@ -146,8 +148,14 @@ START_TEST(lookups_while_unmapping)
 	ck_assert_int_eq(rmx__rcache_create(&cfg, &be, &mon, &w.rc), 0);
 	for (i = 0; i < WORKERS; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, worker, &w), 0);
-	for (n = 0; n < REPLACEMENTS; n++)
+	for (n = 0; n < REPLACEMENTS; n++) {
+		int seen = atomic_load(&w.lookups);
+
 		replace(&w, n % NRANGES, (uint64_t)n / NRANGES + 2);
+		/* Let lookups run between replacements, however slow (ASan). */
+		while (atomic_load(&w.lookups) < seen + 4 * WORKERS)
+			sched_yield();
+	}
 	atomic_store(&w.done, 1);
 	for (i = 0; i < WORKERS; i++)
 		pthread_join(th[i], NULL);

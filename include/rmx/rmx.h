@@ -180,6 +180,7 @@ RMX_EXPORT int rmx_recv(rmx_ep_t *ep, void *buf, size_t cap, rmx_comp_cb cb,
 enum rmx_mem_flags {
 	RMX_MEM_REMOTE_READ = 1 << 0,
 	RMX_MEM_REMOTE_WRITE = 1 << 1,
+	RMX_MEM_REMOTE_ATOMIC = 1 << 2,
 };
 
 /* A remotely accessible region, as the peer must name it. */
@@ -220,6 +221,38 @@ RMX_EXPORT int rmx_put(rmx_ep_t *ep, const void *buf, size_t len,
 RMX_EXPORT int rmx_get(rmx_ep_t *ep, void *buf, size_t len,
 		       const rmx_remote_t *remote, uint64_t offset,
 		       rmx_comp_cb cb, void *arg);
+
+/*
+ * Notification of an rmx_put_imm() that landed: its 32-bit value and the
+ * bytes written (the last piece's, when rmx split the write).
+ */
+typedef void (*rmx_imm_cb)(void *arg, uint32_t imm, size_t len);
+
+/* Sets who hears of rmx_put_imm() writes into this endpoint's memory. */
+RMX_EXPORT int rmx_ep_set_imm_cb(rmx_ep_t *ep, rmx_imm_cb cb, void *arg);
+
+/*
+ * rmx_put(), then a notification carrying imm to the peer's rmx_imm_cb,
+ * after all the data (RDMA write with immediate). It uses one of the
+ * peer's receive buffers, under the same flow control as a message.
+ */
+RMX_EXPORT int rmx_put_imm(rmx_ep_t *ep, const void *buf, size_t len,
+			   const rmx_remote_t *remote, uint64_t offset,
+			   uint32_t imm, rmx_comp_cb cb, void *arg);
+
+/*
+ * 64-bit atomics on the 8 bytes at remote->addr + offset (8-aligned,
+ * registered with RMX_MEM_REMOTE_ATOMIC), in the peer's byte order. The
+ * value found there lands in *old (valid when cb runs, len 8).
+ */
+RMX_EXPORT int rmx_atomic_fadd(rmx_ep_t *ep, const rmx_remote_t *remote,
+			       uint64_t offset, uint64_t add, uint64_t *old,
+			       rmx_comp_cb cb, void *arg);
+/* Stores swap if the value equals compare. */
+RMX_EXPORT int rmx_atomic_cswap(rmx_ep_t *ep, const rmx_remote_t *remote,
+				uint64_t offset, uint64_t compare,
+				uint64_t swap, uint64_t *old, rmx_comp_cb cb,
+				void *arg);
 
 /* ---- registration cache ---------------------------------------------- */
 

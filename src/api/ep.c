@@ -96,34 +96,91 @@ int rmx_recv(rmx_ep_t *ep, void *buf, size_t cap, rmx_comp_cb cb, void *arg)
 	return rmx__recv(ep, buf, cap, cb, arg);
 }
 
-static int rma(const char *func, rmx_ep_t *ep, enum rmx__op_type type,
-	       void *buf, size_t len, const rmx_remote_t *remote,
-	       uint64_t offset, rmx_comp_cb cb, void *arg)
+/* Checks the remote range, then hands the request down. */
+static int rma(const char *func, rmx_ep_t *ep, const rmx_remote_t *remote,
+	       uint64_t offset, struct rmx__rma_req *req, rmx_comp_cb cb,
+	       void *arg)
 {
 	if (!ep || !remote)
 		return rmx__bad_arg(func, "NULL ep or remote");
-	if (!buf && len)
+	if (!req->buf && req->len)
 		return rmx__bad_arg(func, "buf is NULL");
-	if (offset > remote->len || len > remote->len - offset) {
+	if (offset > remote->len || req->len > remote->len - offset) {
 		rmx__err("%s: [%llu, +%zu) lies outside the %llu-byte remote region",
-			 func, (unsigned long long)offset, len,
+			 func, (unsigned long long)offset, req->len,
 			 (unsigned long long)remote->len);
 		return -ERANGE;
 	}
-	return rmx__rma(ep, type, buf, len, remote->addr + offset, remote->key,
-			cb, arg);
+	req->raddr = remote->addr + offset;
+	req->rkey = remote->key;
+	return rmx__rma(ep, req, cb, arg);
 }
 
 int rmx_put(rmx_ep_t *ep, const void *buf, size_t len,
 	    const rmx_remote_t *remote, uint64_t offset, rmx_comp_cb cb,
 	    void *arg)
 {
-	return rma(__func__, ep, RMX__OP_PUT, (void *)buf, len, remote, offset,
-		   cb, arg);
+	struct rmx__rma_req req = { .type = RMX__OP_PUT, .buf = (void *)buf,
+				    .len = len };
+
+	return rma(__func__, ep, remote, offset, &req, cb, arg);
 }
 
 int rmx_get(rmx_ep_t *ep, void *buf, size_t len, const rmx_remote_t *remote,
 	    uint64_t offset, rmx_comp_cb cb, void *arg)
 {
-	return rma(__func__, ep, RMX__OP_GET, buf, len, remote, offset, cb, arg);
+	struct rmx__rma_req req = { .type = RMX__OP_GET, .buf = buf,
+				    .len = len };
+
+	return rma(__func__, ep, remote, offset, &req, cb, arg);
+}
+
+int rmx_put_imm(rmx_ep_t *ep, const void *buf, size_t len,
+		const rmx_remote_t *remote, uint64_t offset, uint32_t imm,
+		rmx_comp_cb cb, void *arg)
+{
+	struct rmx__rma_req req = { .type = RMX__OP_PUT_IMM,
+				    .buf = (void *)buf, .len = len,
+				    .imm = imm };
+
+	return rma(__func__, ep, remote, offset, &req, cb, arg);
+}
+
+int rmx_ep_set_imm_cb(rmx_ep_t *ep, rmx_imm_cb cb, void *arg)
+{
+	RMX__CHECK(ep, "ep is NULL");
+	ep->imm_cb = cb;
+	ep->imm_arg = arg;
+	return 0;
+}
+
+static int atomic(const char *func, rmx_ep_t *ep, const rmx_remote_t *remote,
+		  uint64_t offset, struct rmx__rma_req *req, rmx_comp_cb cb,
+		  void *arg)
+{
+	if (!req->buf)
+		return rmx__bad_arg(func, "old is NULL");
+	if (remote && (remote->addr + offset) % 8)
+		return rmx__bad_arg(func, "remote address not 8-byte aligned");
+	req->len = 8;
+	return rma(func, ep, remote, offset, req, cb, arg);
+}
+
+int rmx_atomic_fadd(rmx_ep_t *ep, const rmx_remote_t *remote, uint64_t offset,
+		    uint64_t add, uint64_t *old, rmx_comp_cb cb, void *arg)
+{
+	struct rmx__rma_req req = { .type = RMX__OP_FADD, .buf = old,
+				    .compare_add = add };
+
+	return atomic(__func__, ep, remote, offset, &req, cb, arg);
+}
+
+int rmx_atomic_cswap(rmx_ep_t *ep, const rmx_remote_t *remote,
+		     uint64_t offset, uint64_t compare, uint64_t swap,
+		     uint64_t *old, rmx_comp_cb cb, void *arg)
+{
+	struct rmx__rma_req req = { .type = RMX__OP_CSWAP, .buf = old,
+				    .compare_add = compare, .swap = swap };
+
+	return atomic(__func__, ep, remote, offset, &req, cb, arg);
 }

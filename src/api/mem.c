@@ -26,12 +26,15 @@ int rmx_mem_reg(rmx_context_t *ctx, void *addr, size_t len,
 	RMX__CHECK(ctx && addr && out, "NULL ctx, addr or out");
 	RMX__CHECK(len > 0, "len is 0");
 	RMX__CHECK(!(flags & ~(unsigned int)(RMX_MEM_REMOTE_READ |
-					     RMX_MEM_REMOTE_WRITE)),
+					     RMX_MEM_REMOTE_WRITE |
+					     RMX_MEM_REMOTE_ATOMIC)),
 		   "unknown flags");
 	if (flags & RMX_MEM_REMOTE_READ)
 		access |= RMX__TP_REMOTE_READ;
 	if (flags & RMX_MEM_REMOTE_WRITE)
 		access |= RMX__TP_REMOTE_WRITE;
+	if (flags & RMX_MEM_REMOTE_ATOMIC)
+		access |= RMX__TP_REMOTE_ATOMIC;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;

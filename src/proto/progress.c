@@ -76,6 +76,14 @@ static void op_callback(struct rmx__proto *p, struct rmx__op *op)
 
 	if (op->type == RMX__OP_RECV && status == -EMSGSIZE)
 		len = op->len;	/* tells how big the message was */
+	if (op->type == RMX__OP_IMM) {
+		rmx_imm_cb imm_cb = op->imm_cb;
+		uint32_t imm = op->imm;
+
+		rmx__op_free(p, op);
+		imm_cb(arg, imm, len);
+		return;
+	}
 	rmx__op_free(p, op);
 	if (cb)
 		cb(arg, status, len);

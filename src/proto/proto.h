@@ -35,6 +35,10 @@ enum rmx__op_type {
 	RMX__OP_PUT,
 	RMX__OP_GET,
 	RMX__OP_CREDIT,		/* internal: a credit message in flight */
+	RMX__OP_PUT_IMM,	/* write, then notify the target */
+	RMX__OP_FADD,
+	RMX__OP_CSWAP,
+	RMX__OP_IMM,		/* a notification that arrived */
 };
 
 struct rmx__op {
@@ -49,7 +53,21 @@ struct rmx__op {
 	uint32_t wr_out;	/* work requests in flight */
 	bool queued;		/* still on tx_queue: more to post */
 	uint64_t raddr, rkey;
+	uint32_t imm;		/* PUT_IMM, IMM */
+	uint64_t compare_add;	/* FADD, CSWAP */
+	uint64_t swap;
+	rmx_imm_cb imm_cb;	/* IMM */
 	struct rmx__region *reg;
+};
+
+/* A one-sided request as the API hands it down. */
+struct rmx__rma_req {
+	enum rmx__op_type type;
+	void *buf;
+	size_t len;
+	uint64_t raddr, rkey;
+	uint32_t imm;
+	uint64_t compare_add, swap;
 };
 
 struct rmx__tx_slot {
@@ -86,6 +104,8 @@ struct rmx_ep {
 	struct rmx_listener *listener;	/* accepted here, not yet handed out */
 	rmx_ep_event_cb event_cb;
 	void *event_arg;
+	rmx_imm_cb imm_cb;
+	void *imm_arg;
 	struct rmx__done ev;		/* pending events, as ev_bits */
 	unsigned int ev_bits;
 	int ev_status;
@@ -187,15 +207,13 @@ int rmx__xfer_connected(struct rmx_ep *ep);
 void rmx__xfer_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth);
 /* Ends every operation of an endpoint whose connection is gone. */
 void rmx__xfer_cancel(struct rmx_ep *ep, int status, struct rmx__list *to);
-void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
-			  uint32_t len);
+void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *comp);
 int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
 	      void *arg);
 int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
 	      void *arg);
-int rmx__rma(struct rmx_ep *ep, enum rmx__op_type type, void *buf,
-	     size_t len, uint64_t raddr, uint64_t rkey, rmx_comp_cb cb,
-	     void *arg);
+int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
+	     rmx_comp_cb cb, void *arg);
 
 /* wr_ctx: endpoint id, receive flag, slot. */
 #define RMX__WR_RX (1ull << 31)

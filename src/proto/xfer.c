@@ -198,6 +198,34 @@ static void give_slot(struct rmx_ep *ep, uint32_t slot)
 	ep->tx_free[ep->ntx_free++] = slot;
 }
 
+static enum rmx__tp_rma_op rma_op_of(const struct rmx__op *op, size_t chunk)
+{
+	switch (op->type) {
+	case RMX__OP_GET:
+		return RMX__TP_READ;
+	case RMX__OP_FADD:
+		return RMX__TP_FETCH_ADD;
+	case RMX__OP_CSWAP:
+		return RMX__TP_CMP_SWAP;
+	case RMX__OP_PUT_IMM:
+		/* RC order: the last chunk's notice follows all the data. */
+		if (op->posted + chunk == op->len)
+			return RMX__TP_WRITE_IMM;
+		return RMX__TP_WRITE;
+	default:
+		return RMX__TP_WRITE;
+	}
+}
+
+/* Whether posting op's next chunk takes a credit. */
+static bool needs_credit(const struct rmx_ep *ep, const struct rmx__op *op)
+{
+	if (op->type == RMX__OP_SEND)
+		return true;
+	return op->type == RMX__OP_PUT_IMM &&
+	       op->posted + chunk_of(ep, op) == op->len;
+}
+
 /* Posts the next work request of op into a free send slot. */
 static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 {
@@ -209,14 +237,24 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 		chunk = op->len;
 		ret = post_msg(ep, slot, RMX__MSG_EAGER, op->buf, op->len);
 	} else {
+		struct rmx__tp_rma rma = {
+			.buf = op->buf + op->posted,
+			.mr = op->reg ? rmx__region_mr(op->reg) : NULL,
+			.raddr = op->raddr + op->posted,
+			.rkey = op->rkey,
+			.imm = op->imm,
+			.compare_add = op->compare_add,
+			.swap = op->swap,
+		};
+
 		chunk = chunk_of(ep, op);
-		ret = ep->p->tp->ops->post_rma(
-			ep->conn,
-			op->type == RMX__OP_PUT ? RMX__TP_WRITE : RMX__TP_READ,
-			op->buf + op->posted, (uint32_t)chunk,
-			op->reg ? rmx__region_mr(op->reg) : NULL,
-			op->raddr + op->posted, op->rkey,
-			rmx__wr_ctx(ep, 0, slot));
+		rma.len = (uint32_t)chunk;
+		rma.op = rma_op_of(op, chunk);
+		ret = ep->p->tp->ops->post_rma(ep->conn, &rma,
+					       rmx__wr_ctx(ep, 0, slot));
+		/* The notification takes a receive buffer: a credit. */
+		if (!ret && rma.op == RMX__TP_WRITE_IMM)
+			ep->tx_credits--;
 	}
 	if (ret) {
 		give_slot(ep, slot);
@@ -244,6 +282,11 @@ static int maybe_send_credits(struct rmx_ep *ep)
 			NULL, 0);
 }
 
+static bool is_atomic(enum rmx__op_type type)
+{
+	return type == RMX__OP_FADD || type == RMX__OP_CSWAP;
+}
+
 /* Checks what can only be checked once the peer's limits are known. */
 static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 {
@@ -259,7 +302,8 @@ static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 	}
 	if (!op->len || op->reg)
 		return 0;
-	access = op->type == RMX__OP_GET ? RMX__TP_LOCAL_WRITE : 0;
+	access = op->type == RMX__OP_GET || is_atomic(op->type) ?
+			 RMX__TP_LOCAL_WRITE : 0;
 	return rmx__mem_get(ep->p->mem, op->buf, op->len, access, &op->reg);
 }
 
@@ -283,7 +327,7 @@ static int pump(struct rmx_ep *ep)
 			}
 		}
 		/* The last credit stays for credit messages. */
-		if (op->type == RMX__OP_SEND && ep->tx_credits < 2)
+		if (needs_credit(ep, op) && ep->tx_credits < 2)
 			break;
 		ret = post_next(ep, op);
 		if (ret)
@@ -335,25 +379,33 @@ int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
 	return enqueue(ep, op);
 }
 
-int rmx__rma(struct rmx_ep *ep, enum rmx__op_type type, void *buf,
-	     size_t len, uint64_t raddr, uint64_t rkey, rmx_comp_cb cb,
-	     void *arg)
+int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
+	     rmx_comp_cb cb, void *arg)
 {
 	struct rmx__op *op;
 	int ret = check_open(ep);
 
 	if (ret)
 		return ret;
-	if (rkey > ep->p->tp->max_key) {
+	if (req->rkey > ep->p->tp->max_key) {
 		rmx__err("remote key 0x%llx is wider than %s keys",
-			 (unsigned long long)rkey, ep->p->tp->ops->name);
+			 (unsigned long long)req->rkey, ep->p->tp->ops->name);
 		return -EINVAL;
 	}
-	op = op_new(ep->p, type, buf, len, cb, arg);
+	if (is_atomic(req->type) &&
+	    !(ep->p->tp->caps & RMX__TP_CAP_ATOMIC)) {
+		rmx__err("%s has no remote atomics",
+			 ep->p->tp->ops->device_name(ep->p->tp));
+		return -EOPNOTSUPP;
+	}
+	op = op_new(ep->p, req->type, req->buf, req->len, cb, arg);
 	if (!op)
 		return -ENOMEM;
-	op->raddr = raddr;
-	op->rkey = rkey;
+	op->raddr = req->raddr;
+	op->rkey = req->rkey;
+	op->imm = req->imm;
+	op->compare_add = req->compare_add;
+	op->swap = req->swap;
 	return enqueue(ep, op);
 }
 
@@ -466,17 +518,42 @@ static void on_tx(struct rmx_ep *ep, uint32_t slot, int status)
 		op_complete(ep->p, op, 0);
 }
 
-void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
-			  uint32_t len)
+/* A write with immediate consumed a receive: repost it, tell the user. */
+static void on_imm(struct rmx_ep *ep, uint32_t slot, const struct rmx__tp_comp *c)
 {
-	struct rmx_ep *ep = rmx__ep_lookup(upctx, (uint32_t)(wr_ctx >> 32));
-	uint32_t slot = (uint32_t)wr_ctx & ~(uint32_t)RMX__WR_RX;
-	int ret;
+	struct rmx__op *op;
+	int ret = post_rx(ep, ep->conn, slot);
+
+	if (ret) {
+		rmx__ep_fail(ep, ret);
+		return;
+	}
+	ep->rx_owed++;
+	if (!ep->imm_cb) {
+		rmx__dbg("notification %u from %s: no callback set", c->imm,
+			 ep->peer);
+		return;
+	}
+	op = op_new(ep->p, RMX__OP_IMM, NULL, c->len, NULL, ep->imm_arg);
+	if (!op) {
+		rmx__ep_fail(ep, -ENOMEM);
+		return;
+	}
+	op->imm = c->imm;
+	op->imm_cb = ep->imm_cb;
+	rmx__list_add_tail(&ep->p->done, &op->done.node);
+}
+
+void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
+{
+	struct rmx_ep *ep = rmx__ep_lookup(upctx, (uint32_t)(c->wr_ctx >> 32));
+	uint32_t slot = (uint32_t)c->wr_ctx & ~(uint32_t)RMX__WR_RX;
+	int status = c->status, ret;
 
 	/* Completions of a connection already torn down are stale. */
 	if (!ep || !ep->conn)
 		return;
-	if (wr_ctx & RMX__WR_RX) {
+	if (c->wr_ctx & RMX__WR_RX) {
 		if (slot >= ep->rx_depth)
 			return;
 		if (status) {
@@ -484,7 +561,10 @@ void rmx__xfer_completion(void *upctx, uint64_t wr_ctx, int status,
 								status);
 			return;
 		}
-		on_rx(ep, slot, len);
+		if (c->has_imm)
+			on_imm(ep, slot, c);
+		else
+			on_rx(ep, slot, c->len);
 		/* Credits came in, or receives were reposted: act on both. */
 		if (ep->conn) {
 			ret = pump(ep);

@@ -9,6 +9,7 @@
 #ifndef RMX_TRANSPORT_H
 #define RMX_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -19,6 +20,8 @@ struct rmx__tp_ops;
 
 /* Each backend object starts with its common part. */
 enum rmx__tp_caps {
+	/* 64-bit fetch-add and compare-swap on remote memory. */
+	RMX__TP_CAP_ATOMIC = 1 << 2,
 	/* Registrations may fault pages in on demand for every RC operation. */
 	RMX__TP_CAP_ODP = 1 << 0,
 	/* One on-demand registration may cover the whole address space. */
@@ -53,11 +56,36 @@ enum rmx__tp_access {
 	RMX__TP_REMOTE_READ = 1 << 1,
 	RMX__TP_REMOTE_WRITE = 1 << 2,
 	RMX__TP_ON_DEMAND = 1 << 3,	/* needs RMX__TP_CAP_ODP */
+	RMX__TP_REMOTE_ATOMIC = 1 << 4,
 };
 
 enum rmx__tp_rma_op {
 	RMX__TP_WRITE,
 	RMX__TP_READ,
+	RMX__TP_WRITE_IMM,	/* consumes a receive at the target */
+	RMX__TP_FETCH_ADD,	/* 8 bytes; the old value lands in buf */
+	RMX__TP_CMP_SWAP,
+};
+
+/* One one-sided operation. */
+struct rmx__tp_rma {
+	enum rmx__tp_rma_op op;
+	void *buf;
+	uint32_t len;
+	struct rmx__tp_mr *mr;	/* NULL only when len is 0 */
+	uint64_t raddr, rkey;
+	uint32_t imm;		/* RMX__TP_WRITE_IMM */
+	uint64_t compare_add;	/* atomics */
+	uint64_t swap;
+};
+
+/* A finished work request. */
+struct rmx__tp_comp {
+	uint64_t wr_ctx;	/* as posted */
+	int status;		/* 0 or a negative errno */
+	uint32_t len;		/* bytes received (receives) */
+	bool has_imm;		/* a receive consumed by a write with imm */
+	uint32_t imm;		/* host order */
 };
 
 /* Queue sizes asked for, and granted, per connection. */
@@ -69,9 +97,7 @@ struct rmx__tp_conn_caps {
 };
 
 struct rmx__tp_upcalls {
-	/* A work request finished; status 0 or a negative errno. */
-	void (*completion)(void *upctx, uint64_t wr_ctx, int status,
-			   uint32_t len);
+	void (*completion)(void *upctx, const struct rmx__tp_comp *comp);
 	/*
 	 * The connection's queues exist and take receives; called before the
 	 * connection can deliver anything. Nonzero aborts the connection.
@@ -134,9 +160,8 @@ struct rmx__tp_ops {
 	/* mr may be NULL when len <= max_inline: the data is copied inline. */
 	int (*post_send)(struct rmx__tp_conn *conn, const void *buf,
 			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
-	int (*post_rma)(struct rmx__tp_conn *conn, enum rmx__tp_rma_op op,
-			void *buf, uint32_t len, struct rmx__tp_mr *mr,
-			uint64_t raddr, uint64_t rkey, uint64_t wr_ctx);
+	int (*post_rma)(struct rmx__tp_conn *conn,
+			const struct rmx__tp_rma *rma, uint64_t wr_ctx);
 };
 
 /* Opens the backend named "verbs" (the only one today). */

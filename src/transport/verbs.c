@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Verbs backend, device half: device choice, PD, the shared CQ, MRs. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -201,6 +202,8 @@ static int verbs_open(const struct rmx__config *cfg,
 		return ret;
 	}
 	tp->base.caps = odp_caps(tp->verbs);
+	if (tp->dev_attr.atomic_cap != IBV_ATOMIC_NONE)
+		tp->base.caps |= RMX__TP_CAP_ATOMIC;
 	rmx__info("opened %s port %u (max_msg %u, odp %s)",
 		  ibv_get_device_name(tp->verbs->device), tp->port,
 		  tp->max_msg,
@@ -274,12 +277,21 @@ int rmx__verbs_errno_from_wc(enum ibv_wc_status st)
 
 static void deliver(struct verbs_tp *tp, const struct ibv_wc *wc)
 {
-	int status = rmx__verbs_errno_from_wc(wc->status);
+	struct rmx__tp_comp c = {
+		.wr_ctx = wc->wr_id,
+		.status = rmx__verbs_errno_from_wc(wc->status),
+		.len = wc->byte_len,
+	};
 
-	if (status && wc->status != IBV_WC_WR_FLUSH_ERR)
+	if (c.status && wc->status != IBV_WC_WR_FLUSH_ERR)
 		rmx__warn("work request failed on QP %u: %s", wc->qp_num,
 			  ibv_wc_status_str(wc->status));
-	tp->up->completion(tp->upctx, wc->wr_id, status, wc->byte_len);
+	/* opcode and flags are defined only for successful completions. */
+	if (!c.status && wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
+		c.has_imm = true;
+		c.imm = ntohl(wc->imm_data);
+	}
+	tp->up->completion(tp->upctx, &c);
 }
 
 /* Consumes completion-channel wake-ups so the fd stops polling readable. */
@@ -375,6 +387,8 @@ static int verbs_mr_reg(struct rmx__tp *base, void *addr, size_t len,
 		acc |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
 	if (access & RMX__TP_ON_DEMAND)
 		acc |= IBV_ACCESS_ON_DEMAND;
+	if (access & RMX__TP_REMOTE_ATOMIC)
+		acc |= IBV_ACCESS_REMOTE_ATOMIC | IBV_ACCESS_LOCAL_WRITE;
 	m->mr = ibv_reg_mr(tp->pd, addr, len, acc);
 	if (!m->mr) {
 		int err = errno ? -errno : -ENOMEM;

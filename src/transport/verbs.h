@@ -93,8 +93,7 @@ int rmx__verbs_post_recv(struct rmx__tp_conn *conn, void *buf, uint32_t len,
 			 struct rmx__tp_mr *mr, uint64_t wr_ctx);
 int rmx__verbs_post_send(struct rmx__tp_conn *conn, const void *buf,
 			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
-int rmx__verbs_post_rma(struct rmx__tp_conn *conn, enum rmx__tp_rma_op op,
-			void *buf, uint32_t len, struct rmx__tp_mr *mr,
-			uint64_t raddr, uint64_t rkey, uint64_t wr_ctx);
+int rmx__verbs_post_rma(struct rmx__tp_conn *conn,
+			const struct rmx__tp_rma *rma, uint64_t wr_ctx);
 
 #endif

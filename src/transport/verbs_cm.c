@@ -431,23 +431,37 @@ int rmx__verbs_post_send(struct rmx__tp_conn *base, const void *buf,
 	return -ibv_post_send(c->id->qp, &wr, &bad);
 }
 
-int rmx__verbs_post_rma(struct rmx__tp_conn *base, enum rmx__tp_rma_op op,
-			void *buf, uint32_t len, struct rmx__tp_mr *mr,
-			uint64_t raddr, uint64_t rkey, uint64_t wr_ctx)
+int rmx__verbs_post_rma(struct rmx__tp_conn *base,
+			const struct rmx__tp_rma *rma, uint64_t wr_ctx)
 {
+	static const enum ibv_wr_opcode opcodes[] = {
+		[RMX__TP_WRITE] = IBV_WR_RDMA_WRITE,
+		[RMX__TP_READ] = IBV_WR_RDMA_READ,
+		[RMX__TP_WRITE_IMM] = IBV_WR_RDMA_WRITE_WITH_IMM,
+		[RMX__TP_FETCH_ADD] = IBV_WR_ATOMIC_FETCH_AND_ADD,
+		[RMX__TP_CMP_SWAP] = IBV_WR_ATOMIC_CMP_AND_SWP,
+	};
 	struct verbs_conn *c = (struct verbs_conn *)base;
 	struct ibv_send_wr wr = { .wr_id = wr_ctx,
 				  .send_flags = IBV_SEND_SIGNALED };
 	struct ibv_send_wr *bad;
 	struct ibv_sge sge;
 
-	if (rkey > UINT32_MAX)
+	if (rma->rkey > UINT32_MAX)
 		return -EINVAL;
-	wr.opcode = op == RMX__TP_WRITE ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ;
-	sge_of(&sge, buf, len, mr);
+	wr.opcode = opcodes[rma->op];
+	sge_of(&sge, rma->buf, rma->len, rma->mr);
 	wr.sg_list = &sge;
-	wr.num_sge = len ? 1 : 0;
-	wr.wr.rdma.remote_addr = raddr;
-	wr.wr.rdma.rkey = (uint32_t)rkey;
+	wr.num_sge = rma->len ? 1 : 0;
+	if (rma->op == RMX__TP_FETCH_ADD || rma->op == RMX__TP_CMP_SWAP) {
+		wr.wr.atomic.remote_addr = rma->raddr;
+		wr.wr.atomic.rkey = (uint32_t)rma->rkey;
+		wr.wr.atomic.compare_add = rma->compare_add;
+		wr.wr.atomic.swap = rma->swap;
+	} else {
+		wr.wr.rdma.remote_addr = rma->raddr;
+		wr.wr.rdma.rkey = (uint32_t)rma->rkey;
+		wr.imm_data = htonl(rma->imm);
+	}
 	return -ibv_post_send(c->id->qp, &wr, &bad);
 }
