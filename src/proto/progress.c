@@ -2,6 +2,7 @@
 /* The progress engine: transport events in, user callbacks out. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 		    struct rmx__tp *tp, struct rmx__mem *mem)
 {
+	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
 	p->tp = tp;
 	p->mem = mem;

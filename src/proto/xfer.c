@@ -172,7 +172,8 @@ static int post_msg(struct rmx_ep *ep, uint32_t slot, uint8_t type,
 
 	hdr.credits = take_owed(ep);
 	rmx__wire_pack(bounce, &hdr);
-	memcpy(bounce + RMX__WIRE_HDR_SIZE, payload, len);
+	if (len)	/* credit messages have no payload, and no pointer */
+		memcpy(bounce + RMX__WIRE_HDR_SIZE, payload, len);
 	ret = ep->p->tp->ops->post_send(ep->conn, bounce,
 					(uint32_t)(RMX__WIRE_HDR_SIZE + len),
 					rmx__region_mr(ep->tx_reg),

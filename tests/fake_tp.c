@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_tp.h"
+
+static int fake_open(const struct rmx__config *cfg,
+		     const struct rmx__tp_upcalls *up, void *upctx,
+		     struct rmx__tp **out)
+{
+	struct fake_tp *tp = calloc(1, sizeof(*tp));
+
+	(void)cfg;
+	if (!tp)
+		return -ENOMEM;
+	tp->base.ops = &fake_tp_ops;
+	tp->base.max_key = UINT32_MAX;
+	tp->base.caps = RMX__TP_CAP_ATOMIC;
+	tp->up = up;
+	tp->upctx = upctx;
+	*out = &tp->base;
+	return 0;
+}
+
+int fake_tp_open(const struct rmx__config *cfg,
+		 const struct rmx__tp_upcalls *up, void *upctx,
+		 struct rmx__tp **out)
+{
+	return fake_open(cfg, up, upctx, out);
+}
+
+static void fake_close(struct rmx__tp *tp)
+{
+	free(tp);
+}
+
+static const char *fake_name(const struct rmx__tp *tp)
+{
+	(void)tp;
+	return "fake0";
+}
+
+static int fake_progress(struct rmx__tp *tp)
+{
+	(void)tp;
+	return 0;
+}
+
+static int fake_fd(const struct rmx__tp *tp)
+{
+	(void)tp;
+	return -1;
+}
+
+static int fake_add_fd(struct rmx__tp *tp, int fd)
+{
+	(void)tp;
+	(void)fd;
+	return 0;
+}
+
+static int fake_arm(struct rmx__tp *tp)
+{
+	(void)tp;
+	return 0;
+}
+
+static int fake_mr_reg(struct rmx__tp *tp, void *addr, size_t len,
+		       unsigned int access, struct rmx__tp_mr **out)
+{
+	struct rmx__tp_mr *mr = calloc(1, sizeof(*mr));
+
+	(void)access;
+	if (!mr)
+		return -ENOMEM;
+	mr->tp = tp;
+	mr->addr = addr;
+	mr->len = len;
+	mr->rkey = 0x1234;
+	*out = mr;
+	return 0;
+}
+
+static int fake_mr_dereg(struct rmx__tp_mr *mr)
+{
+	free(mr);
+	return 0;
+}
+
+static int fake_connect(struct rmx__tp *base, const struct sockaddr *dst,
+			const struct rmx__tp_conn_caps *want, const void *priv,
+			size_t priv_len, uint32_t timeout_ms, void *owner,
+			struct rmx__tp_conn **out)
+{
+	struct fake_tp *tp = (struct fake_tp *)base;
+	struct fake_conn *c = calloc(1, sizeof(*c));
+
+	(void)dst;
+	(void)priv;
+	(void)priv_len;
+	(void)timeout_ms;
+	if (!c)
+		return -ENOMEM;
+	c->base.tp = base;
+	c->base.owner = owner;
+	c->caps = *want;
+	if (c->caps.rq_depth > FAKE_MAX_WR)
+		c->caps.rq_depth = FAKE_MAX_WR;
+	if (c->caps.sq_depth > FAKE_MAX_WR)
+		c->caps.sq_depth = FAKE_MAX_WR;
+	c->caps.max_msg = 1u << 20;
+	tp->last = c;
+	*out = &c->base;
+	return 0;
+}
+
+static void fake_caps(const struct rmx__tp_conn *c,
+		      struct rmx__tp_conn_caps *out)
+{
+	*out = ((const struct fake_conn *)c)->caps;
+}
+
+static void fake_conn_destroy(struct rmx__tp_conn *base)
+{
+	struct fake_conn *c = (struct fake_conn *)base;
+	struct fake_tp *tp = (struct fake_tp *)base->tp;
+
+	if (tp->last == c)
+		tp->last = NULL;
+	free(c);
+}
+
+static int push(struct fake_wr *q, int *n, uint64_t wr_ctx, void *buf,
+		uint32_t len)
+{
+	if (*n == FAKE_MAX_WR)
+		return -ENOMEM;	/* the protocol overran its queue */
+	q[*n] = (struct fake_wr){ wr_ctx, buf, len };
+	(*n)++;
+	return 0;
+}
+
+static int fake_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
+			  struct rmx__tp_mr *mr, uint64_t wr_ctx)
+{
+	struct fake_conn *c = (struct fake_conn *)base;
+
+	(void)mr;
+	return push(c->rx, &c->nrx, wr_ctx, buf, len);
+}
+
+static int fake_post_send(struct rmx__tp_conn *base, const void *buf,
+			  uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx)
+{
+	struct fake_conn *c = (struct fake_conn *)base;
+
+	(void)mr;
+	return push(c->tx, &c->ntx, wr_ctx, (void *)buf, len);
+}
+
+static int fake_post_rma(struct rmx__tp_conn *base,
+			 const struct rmx__tp_rma *rma, uint64_t wr_ctx)
+{
+	struct fake_conn *c = (struct fake_conn *)base;
+
+	return push(c->tx, &c->ntx, wr_ctx, rma->buf, rma->len);
+}
+
+static struct fake_wr take(struct fake_wr *q, int *n, int i)
+{
+	struct fake_wr w = q[i];
+
+	memmove(q + i, q + i + 1, (size_t)(*n - i - 1) * sizeof(*q));
+	(*n)--;
+	return w;
+}
+
+void fake_deliver_rx(struct fake_tp *tp, struct fake_conn *c, int i,
+		     const void *data, uint32_t len, int status)
+{
+	struct rmx__tp_comp comp = { .status = status };
+	struct fake_wr w;
+
+	if (!c->nrx)
+		return;
+	w = take(c->rx, &c->nrx, i % c->nrx);
+	if (len > w.len)
+		len = w.len;
+	memcpy(w.buf, data, len);
+	comp.wr_ctx = w.wr_ctx;
+	comp.len = len;
+	tp->up->completion(tp->upctx, &comp);
+}
+
+void fake_complete_tx(struct fake_tp *tp, struct fake_conn *c, int status)
+{
+	struct rmx__tp_comp comp = { .status = status };
+
+	if (!c->ntx)
+		return;
+	comp.wr_ctx = take(c->tx, &c->ntx, 0).wr_ctx;
+	tp->up->completion(tp->upctx, &comp);
+}
+
+const struct rmx__tp_ops fake_tp_ops = {
+	.name = "fake",
+	.open = fake_open,
+	.close = fake_close,
+	.device_name = fake_name,
+	.progress = fake_progress,
+	.fd = fake_fd,
+	.add_fd = fake_add_fd,
+	.arm = fake_arm,
+	.mr_reg = fake_mr_reg,
+	.mr_dereg = fake_mr_dereg,
+	.connect = fake_connect,
+	.conn_caps = fake_caps,
+	.conn_destroy = fake_conn_destroy,
+	.post_recv = fake_post_recv,
+	.post_send = fake_post_send,
+	.post_rma = fake_post_rma,
+};

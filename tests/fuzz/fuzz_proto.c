@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Fuzz target for the wire parser and the endpoint's protocol state: the
+ * input is a script of events a hostile or broken peer and a careless
+ * application could cause, played against a real endpoint over the fake
+ * transport. Anything but a clean run (crash, sanitizer report, leak) is
+ * a finding.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "fake_tp.h"
+#include "mem/reg.h"
+#include "proto/proto.h"
+#include "proto/wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct script {
+	const uint8_t *p;
+	size_t left;
+};
+
+static uint8_t byte(struct script *s)
+{
+	if (!s->left)
+		return 0;
+	s->left--;
+	return *s->p++;
+}
+
+static void noop_cb(void *arg, int status, size_t len)
+{
+	(void)arg;
+	(void)status;
+	(void)len;
+}
+
+/* Receive targets must outlive the endpoint's operations. */
+static uint8_t sink[8][512];
+static uint8_t src[4096];
+
+static void connect_ep(struct rmx__proto *p, struct fake_tp *tp,
+		       struct rmx_ep **ep)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct rmx__conn_priv cp = { .version = RMX__WIRE_VERSION,
+				     .rx_depth = 8, .eager_max = 256 };
+	uint8_t priv[RMX__CONN_PRIV_SIZE];
+
+	if (rmx__connect(p, (struct sockaddr *)&sa, NULL, ep))
+		abort();
+	if (tp->up->conn_ready(tp->upctx, &tp->last->base))
+		abort();
+	rmx__conn_priv_pack(priv, &cp);
+	tp->up->conn_established(tp->upctx, &tp->last->base, priv,
+				 sizeof(priv));
+}
+
+static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
+		 struct script *s)
+{
+	uint8_t msg[RMX__WIRE_HDR_SIZE + 300];
+
+	while (s->left && tp->last && rmx_ep_state(ep) != RMX_EP_CLOSED) {
+		uint8_t op = byte(s), n = byte(s);
+		size_t len = (size_t)byte(s) << 1 | (n & 1);
+
+		switch (op % 9) {
+		case 0: {	/* a well-formed message with fuzzed fields */
+			struct rmx__wire_hdr h = { .type = n % 3,
+						   .credits = byte(s) % 4,
+						   .len = (uint32_t)(len % 300) };
+
+			rmx__wire_pack(msg, &h);
+			memset(msg + RMX__WIRE_HDR_SIZE, n, h.len);
+			fake_deliver_rx(tp, tp->last, byte(s), msg,
+					RMX__WIRE_HDR_SIZE + h.len, 0);
+			break;
+		}
+		case 1:		/* raw bytes straight from the input */
+			len = len < s->left ? len : s->left;
+			fake_deliver_rx(tp, tp->last, n, s->p, (uint32_t)len,
+					0);
+			s->p += len;
+			s->left -= len;
+			break;
+		case 2:
+			fake_complete_tx(tp, tp->last, n % 5 ? 0 : -EIO);
+			break;
+		case 3:
+			rmx__send(ep, src, len % 300, noop_cb, NULL);
+			break;
+		case 4:
+			rmx__recv(ep, sink[n % 8], len % 512, noop_cb, NULL);
+			break;
+		case 5: {
+			struct rmx__rma_req r = {
+				.type = n % 2 ? RMX__OP_PUT : RMX__OP_PUT_IMM,
+				.buf = src, .len = len % sizeof(src),
+				.raddr = (uintptr_t)src, .rkey = 0x1234,
+				.imm = n,
+			};
+			rmx__rma(ep, &r, noop_cb, NULL);
+			break;
+		}
+		case 6: {	/* a write with immediate landing here */
+			struct rmx__tp_comp c = { .has_imm = true, .imm = n,
+						  .len = (uint32_t)len };
+
+			if (tp->last->nrx) {
+				c.wr_ctx = tp->last->rx[0].wr_ctx;
+				tp->last->nrx--;
+				memmove(tp->last->rx, tp->last->rx + 1,
+					(size_t)tp->last->nrx *
+						sizeof(tp->last->rx[0]));
+				tp->up->completion(tp->upctx, &c);
+			}
+			break;
+		}
+		case 7:
+			fake_deliver_rx(tp, tp->last, n, msg, 0, -ECONNRESET);
+			break;
+		default:
+			tp->up->conn_closed(tp->upctx, &tp->last->base,
+					    -ECONNRESET);
+			break;
+		}
+		rmx__proto_run(p, &p->done);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct rmx__config cfg;
+	struct script s = { data, size };
+	struct rmx__proto p;
+	struct rmx__mem mem;
+	struct rmx__tp *tp;
+	struct rmx_ep *ep;
+
+	if (!cfg.rx_depth) {
+		rmx__log_level = RMX__LOG_NONE;
+		if (rmx__config_load(&cfg, NULL))
+			abort();
+		cfg.rx_depth = 8;
+		cfg.tx_depth = 8;
+		cfg.eager_max = 256;
+		cfg.rcache = false;	/* per-use registrations: no monitor */
+	}
+	if (fake_tp_open(&cfg, &rmx__proto_upcalls, &p, &tp) ||
+	    rmx__mem_init(&mem, tp, &cfg) ||
+	    rmx__proto_init(&p, &cfg, tp, &mem))
+		abort();
+	connect_ep(&p, (struct fake_tp *)tp, &ep);
+	play(&p, (struct fake_tp *)tp, ep, &s);
+	rmx__proto_fini(&p);
+	rmx__mem_fini(&mem);
+	tp->ops->close(tp);
+	return 0;
+}
