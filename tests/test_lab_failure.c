@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Failure handling against a real peer process: this executable re-runs
+ * itself as an echo server (RMX_TEST_ROLE=echo), so the server has verbs
+ * state of its own, and the test kills it mid-stream.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "lab.h"
+
+#define MSG 256
+#define SLOTS 32
+
+struct echo {
+	rmx_ep_t *ep;
+	uint8_t buf[SLOTS][MSG];
+};
+
+static void echo_recv(void *arg, int status, size_t len);
+
+static void post_slot(struct echo *e, int i)
+{
+	rmx_recv(e->ep, e->buf[i], MSG, echo_recv, &e->buf[i]);
+}
+
+static struct echo echo_state;
+
+static void echo_recv(void *arg, int status, size_t len)
+{
+	uint8_t (*slot)[MSG] = arg;
+	int i = (int)(slot - echo_state.buf);
+
+	if (status)
+		exit(0);
+	/* Echo, then reuse the slot once the echo went out. */
+	rmx_send(echo_state.ep, *slot, len, NULL, NULL);
+	post_slot(&echo_state, i);
+}
+
+static void echo_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
+{
+	int i;
+
+	(void)l;
+	(void)arg;
+	echo_state.ep = ep;
+	for (i = 0; i < SLOTS; i++)
+		post_slot(&echo_state, i);
+}
+
+/* The child's whole life: serve one client until killed. */
+static void echo_server(const char *port)
+{
+	rmx_context_t *ctx;
+	rmx_listener_t *l;
+	char addr[80];
+
+	snprintf(addr, sizeof(addr), "%s:%s", lab_addr(), port);
+	if (rmx_context_create(&ctx) ||
+	    rmx_listen(ctx, addr, echo_accept, NULL, &l))
+		exit(3);
+	for (;;)
+		if (rmx_wait(ctx, 1000) < 0)
+			exit(4);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static pid_t start_server(int port)
+{
+	char ps[16];
+	pid_t pid;
+
+	snprintf(ps, sizeof(ps), "%d", port);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setenv("RMX_TEST_ROLE", "echo", 1);
+		setenv("RMX_TEST_PORT", ps, 1);
+		execl("/proc/self/exe", "echo-server", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+struct client {
+	rmx_context_t *ctx;
+	rmx_ep_t *ep;
+	struct lab_events ev;
+};
+
+static void client_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
+			 void *arg)
+{
+	struct lab_events *e = arg;
+
+	(void)ep;
+	e->count[ev]++;
+	if (ev == RMX_EP_EVENT_CLOSED)
+		e->status = status;
+}
+
+/* Connects, retrying while the server process starts up. */
+static void client_connect(struct client *c, int port)
+{
+	struct rmx_ep_params params = { .event_cb = client_event,
+					.arg = &c->ev };
+	long end = now_ms() + 20000;
+	char addr[80];
+
+	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(), port);
+	ck_assert_int_eq(rmx_context_create(&c->ctx), 0);
+	for (;;) {
+		memset(&c->ev, 0, sizeof(c->ev));
+		ck_assert_int_eq(rmx_connect(c->ctx, addr, &params, &c->ep), 0);
+		while (!c->ev.count[RMX_EP_EVENT_CONNECTED] &&
+		       !c->ev.count[RMX_EP_EVENT_CLOSED])
+			ck_assert_int_ge(rmx_wait(c->ctx, 100), 0);
+		if (c->ev.count[RMX_EP_EVENT_CONNECTED])
+			return;
+		rmx_ep_destroy(c->ep);
+		ck_assert_msg(now_ms() < end, "echo server never came up");
+		usleep(100000);
+	}
+}
+
+START_TEST(peer_killed_mid_stream)
+{
+	enum { N = 400 };
+	int port = 20000 + getpid() % 20000, i, st;
+	struct lab_comp *sent = calloc(N, sizeof(*sent));
+	struct lab_comp *back = calloc(N, sizeof(*back));
+	uint8_t (*bufs)[MSG] = calloc(N, MSG);
+	pid_t pid = start_server(port);
+	struct client c;
+	long killed;
+
+	client_connect(&c, port);
+	/* A live stream first: the first half comes back. */
+	for (i = 0; i < N; i++) {
+		memset(bufs[i], i & 0xff, MSG);
+		ck_assert_int_eq(rmx_recv(c.ep, bufs[i], MSG, lab_comp_cb,
+					  &back[i]),
+				 0);
+	}
+	for (i = 0; i < N / 2; i++)
+		ck_assert_int_eq(rmx_send(c.ep, bufs[i], MSG, lab_comp_cb,
+					  &sent[i]),
+				 0);
+	lab_wait_flag(c.ctx, &back[N / 2 - 1].done, 20000);
+	for (i = 0; i < N / 2; i++) {
+		ck_assert_int_eq(back[i].status, 0);
+		ck_assert_uint_eq(bufs[i][MSG - 1], i & 0xff);
+	}
+	/* Then more in flight, and the server dies without a word. */
+	for (i = N / 2; i < N; i++)
+		ck_assert_int_eq(rmx_send(c.ep, bufs[i], MSG, lab_comp_cb,
+					  &sent[i]),
+				 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	killed = now_ms();
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	lab_wait_flag(c.ctx, &c.ev.count[RMX_EP_EVENT_CLOSED], 20000);
+	killed = now_ms() - killed;
+	fprintf(stderr, "peer death noticed after %ld ms\n", killed);
+	ck_assert_msg(killed < 10000, "death noticed after %ld ms", killed);
+	ck_assert_int_lt(c.ev.status, 0);
+	/* Every operation has ended: done, or failed with the reason. */
+	for (i = 0; i < N; i++) {
+		ck_assert_msg(back[i].done == 1, "receive %d never ended", i);
+		ck_assert_msg(sent[i].done == 1 || i < N / 2,
+			      "send %d never ended", i);
+		if (i >= N / 2 && back[i].status == 0)
+			ck_assert_uint_eq(bufs[i][MSG - 1], i & 0xff);
+	}
+	ck_assert_int_lt(back[N - 1].status, 0);
+	/* New work is refused with the reason; the context lives on. */
+	ck_assert_int_eq(rmx_send(c.ep, bufs[0], 1, NULL, NULL), c.ev.status);
+	rmx_ep_destroy(c.ep);
+	rmx_context_destroy(c.ctx);
+	free(sent);
+	free(back);
+	free(bufs);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("lab_failure");
+	TCase *tc = tcase_create("failure");
+	const char *role = getenv("RMX_TEST_ROLE");
+
+	if (role && !strcmp(role, "echo"))
+		echo_server(getenv("RMX_TEST_PORT"));
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, peer_killed_mid_stream);
+	suite_add_tcase(s, tc);
+	return s;
+}
