@@ -198,6 +198,39 @@ START_TEST(peer_killed_mid_stream)
 }
 END_TEST
 
+START_TEST(stopped_peer_times_out)
+{
+	int port = 20000 + (getpid() + 7) % 20000, st;
+	struct lab_comp sent = { 0 }, back = { 0 };
+	pid_t pid;
+	struct client c;
+	uint8_t b[MSG] = "are you there";
+	long stopped, waited;
+
+	setenv("RMX_KEEPALIVE_MS", "500", 1);
+	pid = start_server(port);
+	client_connect(&c, port);
+	unsetenv("RMX_KEEPALIVE_MS");
+	ck_assert_int_eq(rmx_recv(c.ep, b, MSG, lab_comp_cb, &back), 0);
+	ck_assert_int_eq(rmx_send(c.ep, b, MSG, lab_comp_cb, &sent), 0);
+	lab_wait_flag(c.ctx, &back.done, 20000);
+	/* Alive in the kernel, silent in rmx: the device still acks. */
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	stopped = now_ms();
+	lab_wait_flag(c.ctx, &c.ev.count[RMX_EP_EVENT_CLOSED], 20000);
+	waited = now_ms() - stopped;
+	fprintf(stderr, "silent peer closed after %ld ms (keepalive 500 ms)\n",
+		waited);
+	ck_assert_int_eq(c.ev.status, -ETIMEDOUT);
+	ck_assert_int_ge(waited, 500);
+	ck_assert_int_lt(waited, 5000);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	rmx_ep_destroy(c.ep);
+	rmx_context_destroy(c.ctx);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("lab_failure");
@@ -208,6 +241,7 @@ Suite *test_suite(void)
 		echo_server(getenv("RMX_TEST_PORT"));
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, peer_killed_mid_stream);
+	tcase_add_test(tc, stopped_peer_times_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -200,6 +200,27 @@ START_TEST(context_destroy_releases_leftovers)
 }
 END_TEST
 
+START_TEST(keepalive_keeps_idle_pair)
+{
+	struct lab_pair lp;
+	struct timespec t0, t;
+
+	setenv("RMX_KEEPALIVE_MS", "200", 1);
+	lab_pair_open(&lp);
+	unsetenv("RMX_KEEPALIVE_MS");
+	/* Idle for many keepalive periods, but both sides progress. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ck_assert_int_ge(rmx_wait(lp.ctx, 50), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 2);
+	ck_assert_int_eq(rmx_ep_state(lp.client), RMX_EP_CONNECTED);
+	ck_assert_int_eq(rmx_ep_state(lp.server), RMX_EP_CONNECTED);
+	ck_assert_int_eq(lp.cev.count[RMX_EP_EVENT_CLOSED], 0);
+	lab_pair_close(&lp);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("lab_progress");
@@ -212,6 +233,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, destroy_runs_only_its_callbacks);
 	tcase_add_test(tc, limits_survive_close);
 	tcase_add_test(tc, context_destroy_releases_leftovers);
+	tcase_add_test(tc, keepalive_keeps_idle_pair);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -63,6 +63,16 @@ START_TEST(rejects_each_bad_field)
 	h.len = 8;
 	rmx__wire_pack(buf, &h);
 	ck_assert_int_eq(rmx__wire_parse(buf, sizeof(buf), 8, &out), -EPROTO);
+	/* Keepalive pings ride on credit messages only. */
+	h.len = 0;
+	h.flags = RMX__FLAG_PING;
+	rmx__wire_pack(buf, &h);
+	ck_assert_int_eq(rmx__wire_parse(buf, RMX__WIRE_HDR_SIZE, 8, &out), 0);
+	ck_assert_uint_eq(out.flags, RMX__FLAG_PING);
+	h.type = RMX__MSG_EAGER;
+	rmx__wire_pack(buf, &h);
+	ck_assert_int_eq(rmx__wire_parse(buf, RMX__WIRE_HDR_SIZE, 8, &out),
+			 -EPROTO);
 	/* Truncated, and longer than the receiver's limit. */
 	ck_assert_int_eq(rmx__wire_parse(good, RMX__WIRE_HDR_SIZE - 1, 8, &out),
 			 -EPROTO);

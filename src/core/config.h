@@ -24,6 +24,7 @@ struct rmx__config {
 	int rcache_monitor;	/* enum rmx__monitor_kind */
 	bool rcache_check;	/* verify frames on every hit */
 	bool stats;		/* print counters at context destroy */
+	uint32_t keepalive_ms;	/* 0: off */
 };
 
 enum rmx__monitor_kind {

@@ -74,6 +74,13 @@ struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id)
 	return p->tab[idx].ep;
 }
 
+static void set_deadline(struct rmx_ep *ep, int64_t t)
+{
+	ep->deadline_ms = t;
+	if (t < ep->p->next_deadline)
+		ep->p->next_deadline = t;
+}
+
 static int ep_new(struct rmx__proto *p, const char *peer,
 		  struct rmx_ep **out)
 {
@@ -84,7 +91,7 @@ static int ep_new(struct rmx__proto *p, const char *peer,
 		return -ENOMEM;
 	ep->p = p;
 	ep->state = RMX_EP_CONNECTING;
-	ep->deadline_ms = rmx__now_ms() + p->cfg->connect_timeout_ms;
+	ep->deadline_ms = INT64_MAX;
 	snprintf(ep->peer, sizeof(ep->peer), "%s", peer);
 	rmx__list_init(&ep->ev.node);
 	ep->ev.kind = RMX__DONE_EP;
@@ -106,6 +113,7 @@ static int ep_new(struct rmx__proto *p, const char *peer,
 	}
 	rmx__list_add_tail(&p->eps, &ep->link);
 	p->nconnecting++;
+	set_deadline(ep, rmx__now_ms() + p->cfg->connect_timeout_ms);
 	*out = ep;
 	return 0;
 }
@@ -229,7 +237,7 @@ int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 		if (params->timeout_ms > 0)
 			timeout = (uint32_t)params->timeout_ms;
 	}
-	ep->deadline_ms = rmx__now_ms() + timeout;
+	set_deadline(ep, rmx__now_ms() + timeout);
 	want_caps(p, &want);
 	priv_of(p, priv);
 	ret = p->tp->ops->connect(p->tp, sa, &want, priv, sizeof(priv),
@@ -245,36 +253,66 @@ int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 	return 0;
 }
 
+void rmx__ep_heard(struct rmx_ep *ep)
+{
+	uint32_t ka = ep->p->cfg->keepalive_ms;
+
+	/* Later than before: the cached earliest deadline stays a bound. */
+	if (ka && ep->state == RMX_EP_CONNECTED) {
+		ep->deadline_ms = ep->p->now_ms + ka;
+		ep->probe_sent = false;
+	}
+}
+
+/* A connected endpoint's deadline passed: ping once, then give up. */
+static void keepalive_step(struct rmx_ep *ep, int64_t now)
+{
+	uint32_t ka = ep->p->cfg->keepalive_ms;
+	int ret;
+
+	if (ep->probe_sent) {
+		rmx__err("%s silent for %u ms: closing", ep->peer, 2 * ka);
+		rmx__ep_fail(ep, -ETIMEDOUT);
+		return;
+	}
+	ep->probe_sent = true;
+	ep->deadline_ms = now + ka;
+	ret = rmx__xfer_ping(ep);
+	if (ret)
+		rmx__ep_fail(ep, ret);
+}
+
 void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now)
 {
 	struct rmx__list *n, *next;
 
+	if (now < p->next_deadline)
+		return;
+	p->next_deadline = INT64_MAX;
 	for (n = p->eps.next; n != &p->eps; n = next) {
 		struct rmx_ep *ep = rmx__container_of(n, struct rmx_ep, link);
 
 		next = n->next;	/* failing may free an accepted ep */
-		if (ep->state == RMX_EP_CONNECTING && now >= ep->deadline_ms) {
-			rmx__err("connection with %s not established in time",
-				 ep->peer);
-			rmx__ep_fail(ep, -ETIMEDOUT);
+		if (ep->state == RMX_EP_CLOSED)
+			continue;
+		if (now >= ep->deadline_ms) {
+			if (ep->state == RMX_EP_CONNECTING) {
+				rmx__err("connection with %s not established in time",
+					 ep->peer);
+				rmx__ep_fail(ep, -ETIMEDOUT);
+				continue;
+			}
+			keepalive_step(ep, now);
 		}
+		if (ep->state != RMX_EP_CLOSED &&
+		    ep->deadline_ms < p->next_deadline)
+			p->next_deadline = ep->deadline_ms;
 	}
 }
 
 int64_t rmx__ep_next_deadline(struct rmx__proto *p)
 {
-	int64_t next = INT64_MAX;
-	struct rmx__list *n;
-
-	if (!p->nconnecting)
-		return next;
-	for (n = p->eps.next; n != &p->eps; n = n->next) {
-		struct rmx_ep *ep = rmx__container_of(n, struct rmx_ep, link);
-
-		if (ep->state == RMX_EP_CONNECTING && ep->deadline_ms < next)
-			next = ep->deadline_ms;
-	}
-	return next;
+	return p->next_deadline;
 }
 
 /* Transport upcalls ---------------------------------------------------- */
@@ -311,6 +349,10 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 	}
 	p->nconnecting--;
 	ep->state = RMX_EP_CONNECTED;
+	/* From now on the deadline is keepalive's. */
+	set_deadline(ep, p->cfg->keepalive_ms ?
+				 rmx__now_ms() + p->cfg->keepalive_ms :
+				 INT64_MAX);
 	rmx__info("connected to %s (max message %u, inline %u)", ep->peer,
 		  ep->max_msg, ep->caps.max_inline);
 	if (ep->listener) {

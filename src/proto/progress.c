@@ -23,6 +23,7 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 	rmx__list_init(&p->done);
 	rmx__list_init(&p->free_ops);
 	p->tab_free = UINT32_MAX;
+	p->next_deadline = INT64_MAX;
 	/* Connection deadlines must wake a caller sleeping on the fd. */
 	p->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (p->timerfd < 0)
@@ -121,11 +122,11 @@ int rmx__proto_progress(struct rmx__proto *p)
 		rmx__err("rmx_progress called from a callback");
 		return -EDEADLK;
 	}
+	p->now_ms = rmx__now_ms();
 	n = p->tp->ops->progress(p->tp);
 	if (n < 0)
 		return n;
-	if (p->nconnecting)
-		rmx__ep_check_deadlines(p, rmx__now_ms());
+	rmx__ep_check_deadlines(p, p->now_ms);
 	return n + rmx__proto_run(p, &p->done);
 }
 

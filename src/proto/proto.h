@@ -109,7 +109,9 @@ struct rmx_ep {
 	struct rmx__done ev;		/* pending events, as ev_bits */
 	unsigned int ev_bits;
 	int ev_status;
-	int64_t deadline_ms;		/* while connecting */
+	int64_t deadline_ms;		/* connect, or next keepalive step */
+	bool probe_sent;		/* keepalive: a ping is out */
+	bool pong_due;			/* the peer pinged: reply */
 	struct rmx__list link;		/* proto->eps */
 	char peer[64];
 
@@ -159,6 +161,8 @@ struct rmx__proto {
 	struct rmx__list done;
 	struct rmx__list free_ops;
 	uint32_t nconnecting;
+	int64_t now_ms;			/* at the start of this progress */
+	int64_t next_deadline;		/* no endpoint's is earlier */
 	struct rmx__ep_slot *tab;
 	uint32_t tab_cap, tab_free;
 	struct rmx__list *running;	/* list whose callbacks run now */
@@ -187,6 +191,8 @@ int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 void rmx__ep_destroy(struct rmx_ep *ep);
 void rmx__ep_fail(struct rmx_ep *ep, int err);
 void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now);
+/* The peer spoke: keepalive starts over. */
+void rmx__ep_heard(struct rmx_ep *ep);
 int64_t rmx__ep_next_deadline(struct rmx__proto *p);
 void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
 /* The error a new operation on a closed endpoint gets. */
@@ -205,6 +211,8 @@ int rmx__xfer_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn);
 int rmx__xfer_connected(struct rmx_ep *ep);
 /* The peer announced its receive buffers: our initial credits. */
 void rmx__xfer_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth);
+/* Sends a keepalive ping if a slot and the reserved credit allow. */
+int rmx__xfer_ping(struct rmx_ep *ep);
 /* Ends every operation of an endpoint whose connection is gone. */
 void rmx__xfer_cancel(struct rmx_ep *ep, int status, struct rmx__list *to);
 void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *comp);

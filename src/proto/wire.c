@@ -5,7 +5,7 @@
 #include "core/log.h"
 #include "proto/wire.h"
 
-#define KNOWN_FLAGS 0u
+#define KNOWN_FLAGS RMX__FLAG_PING
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -70,6 +70,10 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 	if (out->flags & ~KNOWN_FLAGS || get32(p + 12)) {
 		rmx__err("wire: unknown flags 0x%x or reserved bits set",
 			 out->flags);
+		return -EPROTO;
+	}
+	if (out->flags & RMX__FLAG_PING && out->type != RMX__MSG_CREDIT) {
+		rmx__err("wire: ping flag on a message of type %u", out->type);
 		return -EPROTO;
 	}
 	if (out->type == RMX__MSG_CREDIT && out->len) {

@@ -19,6 +19,10 @@ enum rmx__msg_type {
 	RMX__MSG_CREDIT = 2,	/* no payload: returns credits only */
 };
 
+enum rmx__msg_flags {
+	RMX__FLAG_PING = 1 << 0,	/* credit message asking for a reply */
+};
+
 struct rmx__wire_hdr {
 	uint8_t type;
 	uint16_t flags;

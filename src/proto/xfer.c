@@ -164,10 +164,11 @@ static uint16_t take_owed(struct rmx_ep *ep)
 
 /* Posts a message into send slot `slot`'s bounce buffer; uses a credit. */
 static int post_msg(struct rmx_ep *ep, uint32_t slot, uint8_t type,
-		    const void *payload, size_t len)
+		    uint16_t flags, const void *payload, size_t len)
 {
 	char *bounce = ep->tx_bufs + (size_t)slot * ep->slot_size;
-	struct rmx__wire_hdr hdr = { .type = type, .len = (uint32_t)len };
+	struct rmx__wire_hdr hdr = { .type = type, .flags = flags,
+				     .len = (uint32_t)len };
 	int ret;
 
 	hdr.credits = take_owed(ep);
@@ -236,7 +237,7 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 
 	if (op->type == RMX__OP_SEND) {
 		chunk = op->len;
-		ret = post_msg(ep, slot, RMX__MSG_EAGER, op->buf, op->len);
+		ret = post_msg(ep, slot, RMX__MSG_EAGER, 0, op->buf, op->len);
 	} else {
 		struct rmx__tp_rma rma = {
 			.buf = op->buf + op->posted,
@@ -274,13 +275,29 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
  * Replying only to two or more owed stops credit messages answering
  * each other forever.
  */
+static int send_credit_msg(struct rmx_ep *ep, uint16_t flags)
+{
+	return post_msg(ep, take_slot(ep, &ep->credit_op), RMX__MSG_CREDIT,
+			flags, NULL, 0);
+}
+
 static int maybe_send_credits(struct rmx_ep *ep)
 {
-	if (ep->rx_owed < ep->credit_threshold || !ep->tx_credits ||
-	    !ep->ntx_free || ep->state != RMX_EP_CONNECTED)
+	/* A ping is answered even when little is owed: that is its point. */
+	if ((ep->rx_owed < ep->credit_threshold && !ep->pong_due) ||
+	    !ep->tx_credits || !ep->ntx_free ||
+	    ep->state != RMX_EP_CONNECTED)
 		return 0;
-	return post_msg(ep, take_slot(ep, &ep->credit_op), RMX__MSG_CREDIT,
-			NULL, 0);
+	ep->pong_due = false;
+	return send_credit_msg(ep, 0);
+}
+
+int rmx__xfer_ping(struct rmx_ep *ep)
+{
+	/* Without a slot or the reserved credit, traffic is pending anyway. */
+	if (!ep->tx_credits || !ep->ntx_free)
+		return 0;
+	return send_credit_msg(ep, RMX__FLAG_PING);
 }
 
 static bool is_atomic(enum rmx__op_type type)
@@ -489,6 +506,8 @@ static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 		return;
 	}
 	ep->tx_credits += hdr.credits;
+	if (hdr.flags & RMX__FLAG_PING)
+		ep->pong_due = true;
 	if (hdr.type == RMX__MSG_CREDIT) {
 		ret = post_rx(ep, ep->conn, slot);
 		if (ret) {
@@ -562,6 +581,7 @@ void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 								status);
 			return;
 		}
+		rmx__ep_heard(ep);
 		if (c->has_imm)
 			on_imm(ep, slot, c);
 		else
