@@ -49,7 +49,7 @@ void lab_comp_cb(void *arg, int status, size_t len)
 	c->len = len;
 }
 
-static void record_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
+void lab_record_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
 			 void *arg)
 {
 	struct lab_events *e = arg;
@@ -68,12 +68,12 @@ static void on_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
 	lp->accepts++;
 	lp->server = ep;
 	ck_assert_int_eq(rmx_ep_state(ep), RMX_EP_CONNECTED);
-	ck_assert_int_eq(rmx_ep_set_event_cb(ep, record_event, &lp->sev), 0);
+	ck_assert_int_eq(rmx_ep_set_event_cb(ep, lab_record_event, &lp->sev), 0);
 }
 
 void lab_pair_open(struct lab_pair *lp)
 {
-	struct rmx_ep_params params = { .event_cb = record_event,
+	struct rmx_ep_params params = { .event_cb = lab_record_event,
 					.arg = &lp->cev };
 	char addr[80];
 	int ret, port;

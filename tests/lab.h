@@ -22,6 +22,10 @@ struct lab_events {
 	int status;		/* of the last CLOSED event */
 };
 
+/* An rmx_ep_event_cb that records into the struct lab_events at arg. */
+void lab_record_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
+		      void *arg);
+
 struct lab_pair {
 	rmx_context_t *ctx;
 	rmx_listener_t *listener;

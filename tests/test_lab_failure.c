@@ -103,21 +103,10 @@ struct client {
 	struct lab_events ev;
 };
 
-static void client_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
-			 void *arg)
-{
-	struct lab_events *e = arg;
-
-	(void)ep;
-	e->count[ev]++;
-	if (ev == RMX_EP_EVENT_CLOSED)
-		e->status = status;
-}
-
 /* Connects, retrying while the server process starts up. */
 static void client_connect(struct client *c, int port)
 {
-	struct rmx_ep_params params = { .event_cb = client_event,
+	struct rmx_ep_params params = { .event_cb = lab_record_event,
 					.arg = &c->ev };
 	long end = now_ms() + 20000;
 	char addr[80];
