@@ -155,14 +155,15 @@ RMX_EXPORT void rmx_ep_destroy(rmx_ep_t *ep);
 /* ---- two-sided messages ---------------------------------------------- */
 
 /*
- * Largest message rmx_send() accepts on this endpoint: the smaller of both
- * sides' RMX_EAGER_MAX once the peer's is known, until then the local one.
+ * Largest message rmx_send() sends eagerly (copied) on this endpoint: the
+ * smaller of both sides' RMX_EAGER_MAX once the peer's is known, until
+ * then the local one. Larger messages go by zero-copy rendezvous.
  */
 RMX_EXPORT int rmx_ep_max_msg(const rmx_ep_t *ep, size_t *len);
 
 /*
  * Sends len bytes. buf must stay valid and unchanged until cb runs.
- * -EMSGSIZE if len exceeds rmx_ep_max_msg().
+ * Above rmx_ep_max_msg() the peer reads buf directly (rendezvous).
  */
 RMX_EXPORT int rmx_send(rmx_ep_t *ep, const void *buf, size_t len,
 			rmx_comp_cb cb, void *arg);

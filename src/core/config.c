@@ -28,7 +28,7 @@ const struct rmx__knob rmx__knobs[] = {
 		  connect_timeout_ms,
 		  "bound on address/route resolution and connection setup"),
 	KNOB_UINT("RMX_EAGER_MAX", "8192", 64, 1 << 20, eager_max,
-		  "largest message payload, in bytes"),
+		  "largest message sent eagerly (copied); larger ones go by rendezvous"),
 	KNOB_UINT("RMX_TX_DEPTH", "128", 4, 16384, tx_depth,
 		  "send queue entries per endpoint"),
 	KNOB_UINT("RMX_RX_DEPTH", "64", 4, 16384, rx_depth,

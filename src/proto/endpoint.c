@@ -98,6 +98,7 @@ static int ep_new(struct rmx__proto *p, const char *peer,
 	rmx__list_init(&ep->tx_queue);
 	rmx__list_init(&ep->tx_active);
 	rmx__list_init(&ep->recv_posted);
+	rmx__list_init(&ep->reading);
 	ret = tab_insert(p, ep);
 	if (!ret) {
 		ret = rmx__xfer_setup(ep);

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/list.h"
 #include "mem/reg.h"
+#include "proto/wire.h"
 #include "transport/transport.h"
 
 enum rmx__done_kind {
@@ -39,6 +40,7 @@ enum rmx__op_type {
 	RMX__OP_FADD,
 	RMX__OP_CSWAP,
 	RMX__OP_IMM,		/* a notification that arrived */
+	RMX__OP_CTRL,		/* internal: a protocol message (ATS) */
 };
 
 struct rmx__op {
@@ -58,6 +60,13 @@ struct rmx__op {
 	uint64_t swap;
 	rmx_imm_cb imm_cb;	/* IMM */
 	struct rmx__region *reg;
+	/* Rendezvous: a send waits for its ATS; a read serves a receive. */
+	uint64_t rndv_id;
+	bool awaiting_ats;
+	struct rmx__op *parent;		/* the receive an internal read fills */
+	uint8_t ctrl[RMX__RTS_SIZE];	/* CTRL: the payload */
+	uint8_t ctrl_type;
+	uint8_t ctrl_len;
 };
 
 /* A one-sided request as the API hands it down. */
@@ -77,6 +86,7 @@ struct rmx__tx_slot {
 struct rmx__arrival {
 	uint32_t slot;
 	uint32_t len;		/* payload bytes */
+	uint8_t type;		/* RMX__MSG_EAGER or RMX__MSG_RTS */
 };
 
 enum rmx__ep_ev {
@@ -144,6 +154,8 @@ struct rmx_ep {
 	struct rmx__arrival *arrived;	/* ring of unmatched messages */
 	uint32_t arr_head, arr_count;
 	struct rmx__list recv_posted;
+	struct rmx__list reading;	/* receives filled by rendezvous reads */
+	uint64_t rndv_next_id;
 };
 
 struct rmx__ep_slot {

@@ -63,8 +63,14 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 	out->flags = get16(p + 4);
 	out->credits = get16(p + 6);
 	out->len = get32(p + 8);
-	if (out->type != RMX__MSG_EAGER && out->type != RMX__MSG_CREDIT) {
+	if (out->type < RMX__MSG_EAGER || out->type > RMX__MSG_ATS) {
 		rmx__err("wire: unknown message type %u", out->type);
+		return -EPROTO;
+	}
+	if ((out->type == RMX__MSG_RTS && out->len != RMX__RTS_SIZE) ||
+	    (out->type == RMX__MSG_ATS && out->len != RMX__ATS_SIZE)) {
+		rmx__err("wire: rendezvous message of type %u with %u bytes",
+			 out->type, out->len);
 		return -EPROTO;
 	}
 	if (out->flags & ~KNOWN_FLAGS || get32(p + 12)) {
@@ -86,6 +92,53 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 		return -EPROTO;
 	}
 	return 0;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+void rmx__rts_pack(void *buf, const struct rmx__rts *rts)
+{
+	uint8_t *p = buf;
+
+	put64(p, rts->id);
+	put64(p + 8, rts->addr);
+	put64(p + 16, rts->len);
+	put64(p + 24, rts->rkey);
+}
+
+void rmx__rts_unpack(const void *buf, struct rmx__rts *rts)
+{
+	const uint8_t *p = buf;
+
+	rts->id = get64(p);
+	rts->addr = get64(p + 8);
+	rts->len = get64(p + 16);
+	rts->rkey = get64(p + 24);
+}
+
+void rmx__ats_pack(void *buf, const struct rmx__ats *ats)
+{
+	uint8_t *p = buf;
+
+	put64(p, ats->id);
+	put32(p + 8, (uint32_t)ats->status);
+}
+
+void rmx__ats_unpack(const void *buf, struct rmx__ats *ats)
+{
+	const uint8_t *p = buf;
+
+	ats->id = get64(p);
+	ats->status = (int32_t)get32(p + 8);
 }
 
 void rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp)

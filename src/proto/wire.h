@@ -17,7 +17,28 @@
 enum rmx__msg_type {
 	RMX__MSG_EAGER = 1,	/* payload follows the header */
 	RMX__MSG_CREDIT = 2,	/* no payload: returns credits only */
+	RMX__MSG_RTS = 3,	/* rendezvous: read my buffer (struct rmx__rts) */
+	RMX__MSG_ATS = 4,	/* rendezvous: done reading it (struct rmx__ats) */
 };
+
+/* Payload of RMX__MSG_RTS: where the message waits to be read. */
+#define RMX__RTS_SIZE 32
+struct rmx__rts {
+	uint64_t id;		/* the sender's, echoed in the ATS */
+	uint64_t addr, len, rkey;
+};
+
+/* Payload of RMX__MSG_ATS: the receiver is done with the buffer. */
+#define RMX__ATS_SIZE 12
+struct rmx__ats {
+	uint64_t id;
+	int32_t status;		/* 0, or -EMSGSIZE / the read's error */
+};
+
+void rmx__rts_pack(void *buf, const struct rmx__rts *rts);
+void rmx__rts_unpack(const void *buf, struct rmx__rts *rts);
+void rmx__ats_pack(void *buf, const struct rmx__ats *ats);
+void rmx__ats_unpack(const void *buf, struct rmx__ats *ats);
 
 enum rmx__msg_flags {
 	RMX__FLAG_PING = 1 << 0,	/* credit message asking for a reply */

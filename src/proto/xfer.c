@@ -222,7 +222,7 @@ static enum rmx__tp_rma_op rma_op_of(const struct rmx__op *op, size_t chunk)
 /* Whether posting op's next chunk takes a credit. */
 static bool needs_credit(const struct rmx_ep *ep, const struct rmx__op *op)
 {
-	if (op->type == RMX__OP_SEND)
+	if (op->type == RMX__OP_SEND || op->type == RMX__OP_CTRL)
 		return true;
 	return op->type == RMX__OP_PUT_IMM &&
 	       op->posted + chunk_of(ep, op) == op->len;
@@ -235,9 +235,29 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 	size_t chunk;
 	int ret;
 
-	if (op->type == RMX__OP_SEND) {
+	if (op->type == RMX__OP_SEND && op->len > ep->max_msg) {
+		struct rmx__rts rts = { .id = ++ep->rndv_next_id,
+					.addr = (uintptr_t)op->buf,
+					.len = op->len,
+					.rkey = rmx__region_mr(op->reg)->rkey };
+		uint8_t payload[RMX__RTS_SIZE];
+
+		/* Rendezvous: the peer reads the buffer, then says so. */
+		rmx__rts_pack(payload, &rts);
+		chunk = op->len;
+		ret = post_msg(ep, slot, RMX__MSG_RTS, 0, payload,
+			       sizeof(payload));
+		if (!ret) {
+			op->rndv_id = rts.id;
+			op->awaiting_ats = true;
+		}
+	} else if (op->type == RMX__OP_SEND) {
 		chunk = op->len;
 		ret = post_msg(ep, slot, RMX__MSG_EAGER, 0, op->buf, op->len);
+	} else if (op->type == RMX__OP_CTRL) {
+		chunk = 0;
+		ret = post_msg(ep, slot, op->ctrl_type, 0, op->ctrl,
+			       op->ctrl_len);
 	} else {
 		struct rmx__tp_rma rma = {
 			.buf = op->buf + op->posted,
@@ -310,16 +330,14 @@ static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 {
 	unsigned int access;
 
-	if (op->type == RMX__OP_SEND) {
-		if (op->len > ep->max_msg) {
-			rmx__err("%zu-byte message exceeds the %u bytes %s accepts",
-				 op->len, ep->max_msg, ep->peer);
-			return -EMSGSIZE;
-		}
-		return 0;
-	}
+	if (op->type == RMX__OP_CTRL ||
+	    (op->type == RMX__OP_SEND && op->len <= ep->max_msg))
+		return 0;	/* copied into a bounce buffer */
 	if (!op->len || op->reg)
 		return 0;
+	if (op->type == RMX__OP_SEND)
+		return rmx__mem_get(ep->p->mem, op->buf, op->len,
+				    RMX__TP_REMOTE_READ, &op->reg);
 	access = op->type == RMX__OP_GET || is_atomic(op->type) ?
 			 RMX__TP_LOCAL_WRITE : 0;
 	return rmx__mem_get(ep->p->mem, op->buf, op->len, access, &op->reg);
@@ -386,11 +404,6 @@ int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
 
 	if (ret)
 		return ret;
-	if (len > ep->p->cfg->eager_max || (ep->max_msg && len > ep->max_msg)) {
-		rmx__err("rmx_send: %zu bytes exceed the message limit %u", len,
-			 ep->max_msg ? ep->max_msg : ep->p->cfg->eager_max);
-		return -EMSGSIZE;
-	}
 	op = op_new(ep->p, RMX__OP_SEND, (void *)buf, len, cb, arg);
 	if (!op)
 		return -ENOMEM;
@@ -427,6 +440,98 @@ int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
 	return enqueue(ep, op);
 }
 
+/* Queues op behind the others; the caller pumps. */
+static void queue_op(struct rmx_ep *ep, struct rmx__op *op)
+{
+	op->queued = true;
+	rmx__list_add_tail(&ep->tx_queue, &op->done.node);
+}
+
+/* Tells the sender its rendezvous buffer is free, and how it went. */
+static int queue_ats(struct rmx_ep *ep, uint64_t id, int status)
+{
+	struct rmx__op *op = op_new(ep->p, RMX__OP_CTRL, NULL, 0, NULL, NULL);
+	struct rmx__ats ats = { .id = id, .status = status };
+
+	if (!op)
+		return -ENOMEM;
+	op->ctrl_type = RMX__MSG_ATS;
+	op->ctrl_len = RMX__ATS_SIZE;
+	rmx__ats_pack(op->ctrl, &ats);
+	queue_op(ep, op);
+	return 0;
+}
+
+/* A rendezvous message met its receive: read it straight in. */
+static int start_read(struct rmx_ep *ep, struct rmx__op *recv,
+		      const struct rmx__rts *rts)
+{
+	struct rmx__op *rd;
+
+	if (rts->len > recv->len) {
+		rmx__err("%llu-byte message from %s does not fit a %zu-byte receive",
+			 (unsigned long long)rts->len, ep->peer, recv->len);
+		recv->len = rts->len;
+		op_complete(ep->p, recv, -EMSGSIZE);
+		return queue_ats(ep, rts->id, -EMSGSIZE);
+	}
+	if (rts->rkey > ep->p->tp->max_key || !rts->len) {
+		rmx__err("%s sent a malformed rendezvous request", ep->peer);
+		return -EPROTO;
+	}
+	rd = op_new(ep->p, RMX__OP_GET, recv->buf, rts->len, NULL, NULL);
+	if (!rd)
+		return -ENOMEM;
+	rd->raddr = rts->addr;
+	rd->rkey = rts->rkey;
+	rd->parent = recv;
+	rd->rndv_id = rts->id;
+	rmx__list_del(&recv->done.node);
+	rmx__list_add_tail(&ep->reading, &recv->done.node);
+	queue_op(ep, rd);
+	return 0;
+}
+
+/* The sender learns its rendezvous message was read (or refused). */
+static int on_ats(struct rmx_ep *ep, const struct rmx__ats *ats)
+{
+	struct rmx__list *n;
+
+	for (n = ep->tx_active.next; n != &ep->tx_active; n = n->next) {
+		struct rmx__op *op = rmx__container_of(n, struct rmx__op,
+						       done.node);
+
+		if (op->awaiting_ats && op->rndv_id == ats->id) {
+			op->awaiting_ats = false;
+			if (ats->status && !op->status)
+				op->status = ats->status < 0 ? ats->status :
+							       -EREMOTEIO;
+			if (!op->wr_out)
+				op_complete(ep->p, op, 0);
+			return 0;
+		}
+	}
+	rmx__err("%s acknowledged rendezvous %llu, which is not pending",
+		 ep->peer, (unsigned long long)ats->id);
+	return -EPROTO;
+}
+
+/* Completes op; a rendezvous read also completes its receive. */
+static void op_done(struct rmx_ep *ep, struct rmx__op *op)
+{
+	struct rmx__op *recv = op->parent;
+	int ret;
+
+	if (recv) {
+		recv->len = op->len;
+		op_complete(ep->p, recv, op->status);
+		ret = queue_ats(ep, op->rndv_id, op->status);
+		if (ret)
+			rmx__ep_fail(ep, ret);
+	}
+	op_complete(ep->p, op, 0);
+}
+
 /* Hands arrived messages to posted receives, in order. */
 static void match(struct rmx_ep *ep)
 {
@@ -435,21 +540,29 @@ static void match(struct rmx_ep *ep)
 		struct rmx__op *op = rmx__container_of(ep->recv_posted.next,
 						       struct rmx__op,
 						       done.node);
-		int status = 0, ret;
+		const char *payload = rx_buf(ep, a->slot) + RMX__WIRE_HDR_SIZE;
+		int status = 0, ret = 0;
 
-		if (a->len > op->len) {
+		if (a->type == RMX__MSG_RTS) {
+			struct rmx__rts rts;
+
+			rmx__rts_unpack(payload, &rts);
+			ret = start_read(ep, op, &rts);
+		} else if (a->len > op->len) {
 			rmx__err("%u-byte message from %s does not fit a %zu-byte receive",
 				 a->len, ep->peer, op->len);
 			status = -EMSGSIZE;
 		} else {
-			memcpy(op->buf, rx_buf(ep, a->slot) + RMX__WIRE_HDR_SIZE,
-			       a->len);
+			memcpy(op->buf, payload, a->len);
 		}
-		op->len = a->len;
-		op_complete(ep->p, op, status);
+		if (a->type == RMX__MSG_EAGER) {
+			op->len = a->len;
+			op_complete(ep->p, op, status);
+		}
 		ep->arr_head = (ep->arr_head + 1) % ep->rx_depth;
 		ep->arr_count--;
-		ret = post_rx(ep, ep->conn, a->slot);
+		if (!ret)
+			ret = post_rx(ep, ep->conn, a->slot);
 		if (ret) {
 			rmx__ep_fail(ep, ret);
 			return;
@@ -508,7 +621,17 @@ static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 	ep->tx_credits += hdr.credits;
 	if (hdr.flags & RMX__FLAG_PING)
 		ep->pong_due = true;
-	if (hdr.type == RMX__MSG_CREDIT) {
+	if (hdr.type == RMX__MSG_ATS) {
+		struct rmx__ats ats;
+
+		rmx__ats_unpack(rx_buf(ep, slot) + RMX__WIRE_HDR_SIZE, &ats);
+		ret = on_ats(ep, &ats);
+		if (ret) {
+			rmx__ep_fail(ep, ret);
+			return;
+		}
+	}
+	if (hdr.type == RMX__MSG_CREDIT || hdr.type == RMX__MSG_ATS) {
 		ret = post_rx(ep, ep->conn, slot);
 		if (ret) {
 			rmx__ep_fail(ep, ret);
@@ -519,7 +642,8 @@ static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 	}
 	/* At most rx_depth receives are posted, so the ring never overflows. */
 	ep->arrived[(ep->arr_head + ep->arr_count) % ep->rx_depth] =
-		(struct rmx__arrival){ .slot = slot, .len = hdr.len };
+		(struct rmx__arrival){ .slot = slot, .len = hdr.len,
+				       .type = hdr.type };
 	ep->arr_count++;
 	match(ep);
 }
@@ -534,8 +658,8 @@ static void on_tx(struct rmx_ep *ep, uint32_t slot, int status)
 	op->wr_out--;
 	if (status && !op->status)
 		op->status = status;
-	if (!op->queued && !op->wr_out)
-		op_complete(ep->p, op, 0);
+	if (!op->queued && !op->wr_out && !op->awaiting_ats)
+		op_done(ep, op);
 }
 
 /* A write with immediate consumed a receive: repost it, tell the user. */
@@ -628,6 +752,7 @@ void rmx__xfer_cancel(struct rmx_ep *ep, int status, struct rmx__list *to)
 	cancel_list(ep->p, &ep->tx_queue, status, to);
 	cancel_list(ep->p, &ep->tx_active, status, to);
 	cancel_list(ep->p, &ep->recv_posted, status, to);
+	cancel_list(ep->p, &ep->reading, status, to);
 	for (i = 0; i < ep->tx_depth; i++)
 		ep->tx[i].op = NULL;
 	ep->arr_count = 0;

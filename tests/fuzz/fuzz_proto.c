@@ -42,7 +42,7 @@ static void noop_cb(void *arg, int status, size_t len)
 }
 
 /* Receive targets must outlive the endpoint's operations. */
-static uint8_t sink[8][512];
+static uint8_t sink[8][4096];
 static uint8_t src[4096];
 
 static void connect_ep(struct rmx__proto *p, struct fake_tp *tp,
@@ -73,12 +73,25 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 
 		switch (op % 9) {
 		case 0: {	/* a well-formed message with fuzzed fields */
-			struct rmx__wire_hdr h = { .type = n % 3,
+			struct rmx__wire_hdr h = { .type = n % 5,
 						   .credits = byte(s) % 4,
 						   .len = (uint32_t)(len % 300) };
 
+			/* Rendezvous messages have fixed sizes: mostly obey. */
+			if (h.type == RMX__MSG_RTS && len % 4)
+				h.len = RMX__RTS_SIZE;
+			if (h.type == RMX__MSG_ATS && len % 4)
+				h.len = RMX__ATS_SIZE;
 			rmx__wire_pack(msg, &h);
 			memset(msg + RMX__WIRE_HDR_SIZE, n, h.len);
+			if (h.type == RMX__MSG_RTS && h.len == RMX__RTS_SIZE) {
+				struct rmx__rts r = { .id = byte(s),
+						      .addr = (uintptr_t)src,
+						      .len = len * 16,
+						      .rkey = byte(s) };
+
+				rmx__rts_pack(msg + RMX__WIRE_HDR_SIZE, &r);
+			}
 			fake_deliver_rx(tp, tp->last, byte(s), msg,
 					RMX__WIRE_HDR_SIZE + h.len, 0);
 			break;
@@ -94,10 +107,12 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 			fake_complete_tx(tp, tp->last, n % 5 ? 0 : -EIO);
 			break;
 		case 3:
-			rmx__send(ep, src, len % 300, noop_cb, NULL);
+			/* Past 256 bytes: rendezvous. */
+			rmx__send(ep, src, (len * 8) % sizeof(src), noop_cb, NULL);
 			break;
 		case 4:
-			rmx__recv(ep, sink[n % 8], len % 512, noop_cb, NULL);
+			rmx__recv(ep, sink[n % 8], len % sizeof(sink[0]), noop_cb,
+				  NULL);
 			break;
 		case 5: {
 			struct rmx__rma_req r = {
