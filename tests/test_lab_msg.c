@@ -251,54 +251,72 @@ static const size_t rndv_sizes[] = { 8191, 8192, 8193, 65536, 1 << 20,
 				     (4u << 20) + 17, (9u << 20) + 1, 100 };
 #define NRNDV (sizeof(rndv_sizes) / sizeof(rndv_sizes[0]))
 
-static void rndv_stream(struct lab_pair *lp, rmx_ep_t *from, rmx_ep_t *to,
-			uint32_t seed)
-{
-	struct lab_comp sent[NRNDV] = { 0 }, got[NRNDV] = { 0 };
+struct rndv_dir {
+	rmx_ep_t *from, *to;
+	uint32_t seed;
+	struct lab_comp sent[NRNDV], got[NRNDV];
 	uint8_t *src[NRNDV], *dst[NRNDV];
+};
+
+static void rndv_post(struct rndv_dir *d)
+{
 	size_t i;
 
 	for (i = 0; i < NRNDV; i++) {
-		src[i] = malloc(rndv_sizes[i]);
-		dst[i] = malloc(rndv_sizes[i] + 1);
-		lab_fill(src[i], rndv_sizes[i], seed + (uint32_t)i);
-		dst[i][rndv_sizes[i]] = 0x5c;
-		ck_assert_int_eq(rmx_recv(to, dst[i], rndv_sizes[i], lab_comp_cb,
-					  &got[i]),
+		d->src[i] = malloc(rndv_sizes[i]);
+		d->dst[i] = malloc(rndv_sizes[i] + 1);
+		lab_fill(d->src[i], rndv_sizes[i], d->seed + (uint32_t)i);
+		d->dst[i][rndv_sizes[i]] = 0x5c;
+		ck_assert_int_eq(rmx_recv(d->to, d->dst[i], rndv_sizes[i],
+					  lab_comp_cb, &d->got[i]),
 				 0);
 	}
 	for (i = 0; i < NRNDV; i++)
-		ck_assert_int_eq(rmx_send(from, src[i], rndv_sizes[i],
-					  lab_comp_cb, &sent[i]),
+		ck_assert_int_eq(rmx_send(d->from, d->src[i], rndv_sizes[i],
+					  lab_comp_cb, &d->sent[i]),
 				 0);
+}
+
+static void rndv_check(struct lab_pair *lp, struct rndv_dir *d)
+{
+	size_t i;
+
 	/*
 	 * Receives match in order, but a read-in message completes after
 	 * smaller ones matched later: wait for each.
 	 */
 	for (i = 0; i < NRNDV; i++) {
-		lab_wait_flag(lp->ctx, &got[i].done, 60000);
-		lab_wait_flag(lp->ctx, &sent[i].done, 60000);
+		lab_wait_flag(lp->ctx, &d->got[i].done, 60000);
+		lab_wait_flag(lp->ctx, &d->sent[i].done, 60000);
 	}
 	for (i = 0; i < NRNDV; i++) {
-		ck_assert_int_eq(sent[i].status, 0);
-		ck_assert_int_eq(got[i].status, 0);
-		ck_assert_uint_eq(got[i].len, rndv_sizes[i]);
-		ck_assert_msg(lab_check(dst[i], rndv_sizes[i], seed + (uint32_t)i) ==
-				      rndv_sizes[i],
-			      "%zu-byte message corrupted", rndv_sizes[i]);
-		ck_assert_uint_eq(dst[i][rndv_sizes[i]], 0x5c);
-		free(src[i]);
-		free(dst[i]);
+		size_t n = rndv_sizes[i];
+
+		ck_assert_int_eq(d->sent[i].status, 0);
+		ck_assert_int_eq(d->got[i].status, 0);
+		ck_assert_uint_eq(d->got[i].len, n);
+		ck_assert_msg(lab_check(d->dst[i], n, d->seed + (uint32_t)i) == n,
+			      "%zu-byte message corrupted", n);
+		ck_assert_uint_eq(d->dst[i][n], 0x5c);
+		free(d->src[i]);
+		free(d->dst[i]);
 	}
 }
 
 START_TEST(rendezvous_across_threshold_both_ways)
 {
+	static struct rndv_dir up, down;
 	struct lab_pair lp;
 
 	lab_pair_open(&lp);
-	rndv_stream(&lp, lp.client, lp.server, 7);
-	rndv_stream(&lp, lp.server, lp.client, 70);
+	up = (struct rndv_dir){ .from = lp.client, .to = lp.server, .seed = 7 };
+	down = (struct rndv_dir){ .from = lp.server, .to = lp.client,
+				  .seed = 70 };
+	/* Both directions at once, eager and rendezvous interleaved. */
+	rndv_post(&up);
+	rndv_post(&down);
+	rndv_check(&lp, &up);
+	rndv_check(&lp, &down);
 	lab_pair_close(&lp);
 }
 END_TEST
