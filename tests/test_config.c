@@ -33,7 +33,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.log_level, RMX__LOG_WARN);
 	ck_assert_str_eq(cfg.device, "");
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 5000);
-	ck_assert_uint_eq(cfg.eager_max, 8192);
+	ck_assert_uint_eq(cfg.eager_max, 16384);
 	ck_assert_uint_eq(cfg.tx_depth, 128);
 	ck_assert_uint_eq(cfg.rx_depth, 64);
 }

@@ -247,9 +247,23 @@ START_TEST(credits_flow_both_ways_idle_reverse)
 END_TEST
 
 /* Sizes on both sides of the eager limit, and far past it. */
-static const size_t rndv_sizes[] = { 8191, 8192, 8193, 65536, 1 << 20,
-				     (4u << 20) + 17, (9u << 20) + 1, 100 };
-#define NRNDV (sizeof(rndv_sizes) / sizeof(rndv_sizes[0]))
+#define NRNDV 8
+static size_t rndv_sizes[NRNDV];
+
+static void rndv_sizes_for(rmx_ep_t *ep)
+{
+	size_t max, i = 0;
+
+	ck_assert_int_eq(rmx_ep_max_msg(ep, &max), 0);
+	rndv_sizes[i++] = max - 1;
+	rndv_sizes[i++] = max;
+	rndv_sizes[i++] = max + 1;
+	rndv_sizes[i++] = 4 * max + 3;
+	rndv_sizes[i++] = 1 << 20;
+	rndv_sizes[i++] = (4u << 20) + 17;
+	rndv_sizes[i++] = (9u << 20) + 1;
+	rndv_sizes[i++] = 100;
+}
 
 struct rndv_dir {
 	rmx_ep_t *from, *to;
@@ -309,6 +323,7 @@ START_TEST(rendezvous_across_threshold_both_ways)
 	struct lab_pair lp;
 
 	lab_pair_open(&lp);
+	rndv_sizes_for(lp.client);
 	up = (struct rndv_dir){ .from = lp.client, .to = lp.server, .seed = 7 };
 	down = (struct rndv_dir){ .from = lp.server, .to = lp.client,
 				  .seed = 70 };

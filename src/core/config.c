@@ -27,7 +27,8 @@ const struct rmx__knob rmx__knobs[] = {
 	KNOB_UINT("RMX_CONNECT_TIMEOUT_MS", "5000", 1, 3600000,
 		  connect_timeout_ms,
 		  "bound on address/route resolution and connection setup"),
-	KNOB_UINT("RMX_EAGER_MAX", "8192", 64, 1 << 20, eager_max,
+	/* Measured in the lab: see bench/README.md and rmx(7). */
+	KNOB_UINT("RMX_EAGER_MAX", "16384", 64, 1 << 20, eager_max,
 		  "largest message sent eagerly (copied); larger ones go by rendezvous"),
 	KNOB_UINT("RMX_TX_DEPTH", "128", 4, 16384, tx_depth,
 		  "send queue entries per endpoint"),
