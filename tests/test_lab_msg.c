@@ -371,6 +371,89 @@ START_TEST(rendezvous_receive_too_small)
 }
 END_TEST
 
+struct am_log {
+	int count;
+	size_t len[8];
+	uint8_t *data[8];	/* copies of eager data */
+	int take;		/* rmx_am_recv() rendezvous ones */
+	uint8_t *into;
+	struct lab_comp read;
+	int am_recv_ret;
+};
+
+static void on_am(void *arg, rmx_am_t *msg, const void *data, size_t len)
+{
+	struct am_log *l = arg;
+	int i = l->count++;
+
+	l->len[i] = len;
+	if (data) {
+		l->data[i] = malloc(len + 1);
+		memcpy(l->data[i], data, len);
+	} else if (l->take) {
+		l->am_recv_ret = rmx_am_recv(msg, l->into, len, lab_comp_cb,
+					     &l->read);
+	}
+}
+
+START_TEST(active_messages)
+{
+	static struct am_log log;
+	struct lab_comp s[5] = { 0 }, posted = { 0 };
+	size_t max, big = 3u << 20;
+	uint8_t *src, small[64];
+	struct lab_pair lp;
+	int i;
+
+	lab_pair_open(&lp);
+	ck_assert_int_eq(rmx_ep_max_msg(lp.client, &max), 0);
+	src = malloc(big);
+	lab_fill(src, big, 11);
+	memset(&log, 0, sizeof(log));
+	log.take = 1;
+	log.into = malloc(big);
+	ck_assert_int_eq(rmx_ep_set_am_cb(lp.server, on_am, &log), 0);
+	/* A posted receive still comes first. */
+	ck_assert_int_eq(rmx_recv(lp.server, small, sizeof(small), lab_comp_cb,
+				  &posted),
+			 0);
+	ck_assert_int_eq(rmx_send(lp.client, src, 10, lab_comp_cb, &s[0]), 0);
+	ck_assert_int_eq(rmx_send(lp.client, src, 0, lab_comp_cb, &s[1]), 0);
+	ck_assert_int_eq(rmx_send(lp.client, src, max, lab_comp_cb, &s[2]), 0);
+	ck_assert_int_eq(rmx_send(lp.client, src, big, lab_comp_cb, &s[3]), 0);
+	for (i = 0; i < 4; i++)
+		lab_wait_flag(lp.ctx, &s[i].done, 30000);
+	lab_wait_flag(lp.ctx, &log.read.done, 30000);
+	ck_assert_int_eq(posted.status, 0);
+	ck_assert_uint_eq(posted.len, 10);
+	ck_assert_int_eq(log.count, 3);
+	ck_assert_uint_eq(log.len[0], 0);
+	ck_assert_uint_eq(log.len[1], max);
+	ck_assert_uint_eq(lab_check(log.data[1], max, 11), max);
+	/* The rendezvous one came without data and was read in. */
+	ck_assert_uint_eq(log.len[2], big);
+	ck_assert_ptr_null(log.data[2]);
+	ck_assert_int_eq(log.am_recv_ret, 0);
+	ck_assert_int_eq(log.read.status, 0);
+	ck_assert_uint_eq(log.read.len, big);
+	ck_assert_uint_eq(lab_check(log.into, big, 11), big);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(s[i].status, 0);
+	/* Left untaken: the sender hears it was dropped. */
+	log.take = 0;
+	ck_assert_int_eq(rmx_send(lp.client, src, big, lab_comp_cb, &s[4]), 0);
+	lab_wait_flag(lp.ctx, &s[4].done, 30000);
+	ck_assert_int_eq(s[4].status, -ECANCELED);
+	ck_assert_int_eq(log.count, 4);
+	ck_assert_int_eq(rmx_ep_state(lp.client), RMX_EP_CONNECTED);
+	for (i = 0; i < 4; i++)
+		free(log.data[i]);
+	free(log.into);
+	free(src);
+	lab_pair_close(&lp);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("lab_msg");
@@ -384,6 +467,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, credits_flow_both_ways_idle_reverse);
 	tcase_add_test(tc, rendezvous_across_threshold_both_ways);
 	tcase_add_test(tc, rendezvous_receive_too_small);
+	tcase_add_test(tc, active_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -176,6 +176,27 @@ RMX_EXPORT int rmx_send(rmx_ep_t *ep, const void *buf, size_t len,
 RMX_EXPORT int rmx_recv(rmx_ep_t *ep, void *buf, size_t cap, rmx_comp_cb cb,
 			void *arg);
 
+/*
+ * Active-message receives, for when sizes are known only on arrival: with
+ * a callback set, each message that finds no posted rmx_recv() goes to
+ * it, in order, from rmx_progress(). A message up to rmx_ep_max_msg()
+ * bytes comes with its data (valid during the callback); a larger one
+ * comes with data NULL, and the callback takes it with rmx_am_recv() or
+ * leaves it (the sender's completion then gets -ECANCELED).
+ */
+typedef struct rmx_am rmx_am_t;
+typedef void (*rmx_am_cb)(void *arg, rmx_am_t *msg, const void *data,
+			  size_t len);
+
+RMX_EXPORT int rmx_ep_set_am_cb(rmx_ep_t *ep, rmx_am_cb cb, void *arg);
+
+/*
+ * Inside an rmx_am_cb, for a message that came without data: reads it
+ * into buf (cap bytes; -EMSGSIZE through cb if too small), then cb runs.
+ */
+RMX_EXPORT int rmx_am_recv(rmx_am_t *msg, void *buf, size_t cap,
+			   rmx_comp_cb cb, void *arg);
+
 /* ---- memory and one-sided operations --------------------------------- */
 
 enum rmx_mem_flags {

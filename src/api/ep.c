@@ -184,3 +184,20 @@ int rmx_atomic_cswap(rmx_ep_t *ep, const rmx_remote_t *remote,
 
 	return atomic(__func__, ep, remote, offset, &req, cb, arg);
 }
+
+int rmx_ep_set_am_cb(rmx_ep_t *ep, rmx_am_cb cb, void *arg)
+{
+	RMX__CHECK(ep, "ep is NULL");
+	ep->am_cb = cb;
+	ep->am_arg = arg;
+	/* Messages that waited for a receive may go to it now. */
+	return rmx__xfer_connected(ep);
+}
+
+int rmx_am_recv(rmx_am_t *msg, void *buf, size_t cap, rmx_comp_cb cb,
+		void *arg)
+{
+	RMX__CHECK(msg, "msg is NULL");
+	RMX__CHECK(buf || !cap, "buf is NULL");
+	return rmx__am_recv((struct rmx__op *)msg, buf, cap, cb, arg);
+}

@@ -79,6 +79,17 @@ static void op_callback(struct rmx__proto *p, struct rmx__op *op)
 
 	if (op->type == RMX__OP_RECV && status == -EMSGSIZE)
 		len = op->len;	/* tells how big the message was */
+	if (op->type == RMX__OP_AM) {
+		static const char empty;
+
+		/* NULL data means "take it with rmx_am_recv()", even at 0 bytes. */
+		op->am_cb(arg, (rmx_am_t *)op,
+			  op->am_rndv ? NULL : op->buf ? op->buf : &empty,
+			  op->len);
+		rmx__am_done(p, op);
+		rmx__op_free(p, op);
+		return;
+	}
 	if (op->type == RMX__OP_IMM) {
 		rmx_imm_cb imm_cb = op->imm_cb;
 		uint32_t imm = op->imm;

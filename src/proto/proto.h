@@ -41,6 +41,7 @@ enum rmx__op_type {
 	RMX__OP_CSWAP,
 	RMX__OP_IMM,		/* a notification that arrived */
 	RMX__OP_CTRL,		/* internal: a protocol message (ATS) */
+	RMX__OP_AM,		/* a message for the active-message callback */
 };
 
 struct rmx__op {
@@ -67,6 +68,11 @@ struct rmx__op {
 	uint8_t ctrl[RMX__RTS_SIZE];	/* CTRL: the payload */
 	uint8_t ctrl_type;
 	uint8_t ctrl_len;
+	/* AM: eager data in buf (owned), or a rendezvous in ctrl. */
+	rmx_am_cb am_cb;
+	struct rmx__proto *am_p;
+	uint32_t am_ep;			/* the endpoint's id, looked up again */
+	bool am_rndv, am_taken;
 };
 
 /* A one-sided request as the API hands it down. */
@@ -116,6 +122,8 @@ struct rmx_ep {
 	void *event_arg;
 	rmx_imm_cb imm_cb;
 	void *imm_arg;
+	rmx_am_cb am_cb;
+	void *am_arg;
 	struct rmx__done ev;		/* pending events, as ev_bits */
 	unsigned int ev_bits;
 	int ev_status;
@@ -223,6 +231,10 @@ int rmx__xfer_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn);
 int rmx__xfer_connected(struct rmx_ep *ep);
 /* The peer announced its receive buffers: our initial credits. */
 void rmx__xfer_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth);
+/* rmx_am_recv() and what follows an active-message callback. */
+int rmx__am_recv(struct rmx__op *am, void *buf, size_t cap, rmx_comp_cb cb,
+		 void *arg);
+void rmx__am_done(struct rmx__proto *p, struct rmx__op *am);
 /* Sends a keepalive ping if a slot and the reserved credit allow. */
 int rmx__xfer_ping(struct rmx_ep *ep);
 /* Ends every operation of an endpoint whose connection is gone. */

@@ -532,33 +532,129 @@ static void op_done(struct rmx_ep *ep, struct rmx__op *op)
 	op_complete(ep->p, op, 0);
 }
 
-/* Hands arrived messages to posted receives, in order. */
+/* A message with no posted receive goes to the AM callback. */
+static int deliver_am(struct rmx_ep *ep, const struct rmx__arrival *a,
+		      const char *payload)
+{
+	struct rmx__op *am = op_new(ep->p, RMX__OP_AM, NULL, a->len, NULL,
+				    ep->am_arg);
+
+	if (!am)
+		return -ENOMEM;
+	am->am_cb = ep->am_cb;
+	am->am_p = ep->p;
+	am->am_ep = ep->id;
+	if (a->type == RMX__MSG_RTS) {
+		struct rmx__rts rts;
+
+		rmx__rts_unpack(payload, &rts);
+		am->am_rndv = true;
+		am->len = rts.len;
+		memcpy(am->ctrl, payload, RMX__RTS_SIZE);
+	} else if (a->len) {
+		/* Copied: the receive buffer goes back to the peer at once. */
+		am->buf = malloc(a->len);
+		if (!am->buf) {
+			rmx__op_free(ep->p, am);
+			return -ENOMEM;
+		}
+		memcpy(am->buf, payload, a->len);
+	}
+	rmx__list_add_tail(&ep->p->done, &am->done.node);
+	return 0;
+}
+
+int rmx__am_recv(struct rmx__op *am, void *buf, size_t cap, rmx_comp_cb cb,
+		 void *arg)
+{
+	struct rmx_ep *ep = rmx__ep_lookup(am->am_p, am->am_ep);
+	struct rmx__op *recv;
+	struct rmx__rts rts;
+	int ret;
+
+	if (!am->am_rndv || am->am_taken) {
+		rmx__err("rmx_am_recv: the message came with its data, or was taken");
+		return -EINVAL;
+	}
+	if (!ep || ep->state == RMX_EP_CLOSED)
+		return ep ? rmx__ep_closed_error(ep) : -ENOTCONN;
+	recv = op_new(ep->p, RMX__OP_RECV, buf, cap, cb, arg);
+	if (!recv)
+		return -ENOMEM;
+	am->am_taken = true;
+	rmx__rts_unpack(am->ctrl, &rts);
+	ret = start_read(ep, recv, &rts);
+	if (!ret)
+		ret = pump(ep);
+	if (ret)
+		rmx__ep_fail(ep, ret);
+	return 0;
+}
+
+void rmx__am_done(struct rmx__proto *p, struct rmx__op *am)
+{
+	struct rmx_ep *ep;
+	struct rmx__rts rts;
+	int ret;
+
+	free(am->am_rndv ? NULL : am->buf);
+	am->buf = NULL;
+	if (!am->am_rndv || am->am_taken)
+		return;
+	/* Left: free the sender's buffer. */
+	ep = rmx__ep_lookup(p, am->am_ep);
+	if (!ep || ep->state == RMX_EP_CLOSED)
+		return;
+	rmx__rts_unpack(am->ctrl, &rts);
+	ret = queue_ats(ep, rts.id, -ECANCELED);
+	if (!ret)
+		ret = pump(ep);
+	if (ret)
+		rmx__ep_fail(ep, ret);
+}
+
+/* The oldest arrival meets the oldest posted receive. */
+static int match_recv(struct rmx_ep *ep, const struct rmx__arrival *a,
+		      const char *payload)
+{
+	struct rmx__op *op = rmx__container_of(ep->recv_posted.next,
+					       struct rmx__op, done.node);
+	int status = 0;
+
+	if (a->type == RMX__MSG_RTS) {
+		struct rmx__rts rts;
+
+		rmx__rts_unpack(payload, &rts);
+		return start_read(ep, op, &rts);
+	}
+	if (a->len > op->len) {
+		rmx__err("%u-byte message from %s does not fit a %zu-byte receive",
+			 a->len, ep->peer, op->len);
+		status = -EMSGSIZE;
+	} else {
+		memcpy(op->buf, payload, a->len);
+	}
+	op->len = a->len;
+	op_complete(ep->p, op, status);
+	return 0;
+}
+
+/*
+ * Hands arrived messages, in order, to posted receives, or when none is
+ * posted to the active-message callback.
+ */
 static void match(struct rmx_ep *ep)
 {
-	while (ep->arr_count && !rmx__list_empty(&ep->recv_posted)) {
+	while (ep->arr_count &&
+	       (!rmx__list_empty(&ep->recv_posted) || ep->am_cb)) {
 		struct rmx__arrival *a = &ep->arrived[ep->arr_head];
-		struct rmx__op *op = rmx__container_of(ep->recv_posted.next,
-						       struct rmx__op,
-						       done.node);
 		const char *payload = rx_buf(ep, a->slot) + RMX__WIRE_HDR_SIZE;
-		int status = 0, ret = 0;
+		int ret;
 
-		if (a->type == RMX__MSG_RTS) {
-			struct rmx__rts rts;
-
-			rmx__rts_unpack(payload, &rts);
-			ret = start_read(ep, op, &rts);
-		} else if (a->len > op->len) {
-			rmx__err("%u-byte message from %s does not fit a %zu-byte receive",
-				 a->len, ep->peer, op->len);
-			status = -EMSGSIZE;
-		} else {
-			memcpy(op->buf, payload, a->len);
-		}
-		if (a->type == RMX__MSG_EAGER) {
-			op->len = a->len;
-			op_complete(ep->p, op, status);
-		}
+		if (rmx__list_empty(&ep->recv_posted))
+			ret = deliver_am(ep, a, payload);
+		else
+			ret = match_recv(ep, a, payload);
 		ep->arr_head = (ep->arr_head + 1) % ep->rx_depth;
 		ep->arr_count--;
 		if (!ret)

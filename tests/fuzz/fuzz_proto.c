@@ -45,6 +45,14 @@ static void noop_cb(void *arg, int status, size_t len)
 static uint8_t sink[8][4096];
 static uint8_t src[4096];
 
+static void fuzz_am(void *arg, rmx_am_t *msg, const void *data, size_t len)
+{
+	(void)data;
+	/* Take every other rendezvous message, into a buffer maybe too small. */
+	if (!data && (len & 1))
+		rmx_am_recv(msg, arg, len % 4096, noop_cb, NULL);
+}
+
 static void connect_ep(struct rmx__proto *p, struct fake_tp *tp,
 		       struct rmx_ep **ep)
 {
@@ -139,6 +147,11 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 			break;
 		}
 		case 7:
+			if (n & 1) {
+				rmx_ep_set_am_cb(ep, n & 2 ? fuzz_am : NULL,
+						 sink[0]);
+				break;
+			}
 			fake_deliver_rx(tp, tp->last, n, msg, 0, -ECONNRESET);
 			break;
 		default:
