@@ -40,6 +40,17 @@ void lab_wait_count(rmx_context_t *ctx, const volatile int *count, int want,
 	}
 }
 
+void lab_spin(rmx_context_t *ctx, int ms)
+{
+	long end = now_ms() + ms;
+
+	do {
+		int ret = rmx_progress(ctx);
+
+		ck_assert_msg(ret >= 0, "rmx_progress: %s", rmx_strerror(ret));
+	} while (now_ms() < end);
+}
+
 void lab_comp_cb(void *arg, int status, size_t len)
 {
 	struct lab_comp *c = arg;

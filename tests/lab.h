@@ -45,6 +45,9 @@ void lab_wait_flag(rmx_context_t *ctx, const volatile int *flag, int ms);
 void lab_wait_count(rmx_context_t *ctx, const volatile int *count, int want,
 		    int ms);
 
+/* Calls rmx_progress() (busy) for ms milliseconds. */
+void lab_spin(rmx_context_t *ctx, int ms);
+
 /* A completion record for callbacks. */
 struct lab_comp {
 	int done;

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check_main.h"
 #include "lab.h"
@@ -159,18 +158,6 @@ START_TEST(oversize_and_bad_args)
 }
 END_TEST
 
-static void spin(rmx_context_t *ctx, int ms)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		ck_assert_int_ge(rmx_progress(ctx), 0);
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000 +
-			 (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
-}
-
 START_TEST(slow_receiver_holds_sender)
 {
 	/* Defaults: 64 receive buffers, one kept for credit messages. */
@@ -189,7 +176,7 @@ START_TEST(slow_receiver_holds_sender)
 				 0);
 	}
 	/* Nobody receives: without credits the device would retry RNR and fail. */
-	spin(lp.ctx, 1500);
+	lab_spin(lp.ctx, 1500);
 	for (i = 0; i < N; i++)
 		done += sent[i].done;
 	ck_assert_msg(done <= PEER_RX - 1, "%d sends went out to 63 buffers", done);
@@ -201,7 +188,7 @@ START_TEST(slow_receiver_holds_sender)
 					  lab_comp_cb, &got[i]),
 				 0);
 		if (i % 50 == 49)
-			spin(lp.ctx, 20);
+			lab_spin(lp.ctx, 20);
 	}
 	lab_wait_flag(lp.ctx, &got[N - 1].done, 30000);
 	lab_wait_flag(lp.ctx, &sent[N - 1].done, 30000);
