@@ -318,6 +318,15 @@ int64_t rmx__ep_next_deadline(struct rmx__proto *p)
 
 /* Transport upcalls ---------------------------------------------------- */
 
+/* What the peer announced in the handshake bounds what we send it. */
+static void take_peer_limits(struct rmx_ep *ep, const struct rmx__conn_priv *cp)
+{
+	uint32_t mine = ep->p->cfg->eager_max;
+
+	ep->max_msg = cp->eager_max < mine ? cp->eager_max : mine;
+	rmx__xfer_set_peer_rx(ep, cp->rx_depth);
+}
+
 static int up_conn_ready(void *upctx, struct rmx__tp_conn *conn)
 {
 	struct rmx_ep *ep = conn->owner;
@@ -344,9 +353,7 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 			rmx__ep_fail(ep, ret);
 			return;
 		}
-		ep->max_msg = cp.eager_max < p->cfg->eager_max ?
-				      cp.eager_max : p->cfg->eager_max;
-		rmx__xfer_set_peer_rx(ep, cp.rx_depth);
+		take_peer_limits(ep, &cp);
 	}
 	p->nconnecting--;
 	ep->state = RMX_EP_CONNECTED;
@@ -395,9 +402,7 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 	if (ret)
 		return ret;
 	ep->listener = l;
-	ep->max_msg = cp.eager_max < p->cfg->eager_max ? cp.eager_max :
-							  p->cfg->eager_max;
-	rmx__xfer_set_peer_rx(ep, cp.rx_depth);
+	take_peer_limits(ep, &cp);
 	want_caps(p, &want);
 	priv_of(p, mine);
 	ep->conn = conn;

@@ -377,15 +377,26 @@ static int pump(struct rmx_ep *ep)
 	return maybe_send_credits(ep);
 }
 
-static int enqueue(struct rmx_ep *ep, struct rmx__op *op)
+/* Queues op behind the others; the caller pumps. */
+static void queue_op(struct rmx_ep *ep, struct rmx__op *op)
 {
-	int ret;
-
 	op->queued = true;
 	rmx__list_add_tail(&ep->tx_queue, &op->done.node);
-	ret = pump(ep);
+}
+
+/* Posts what may go now; a refusal by the transport closes the endpoint. */
+static void pump_or_fail(struct rmx_ep *ep)
+{
+	int ret = pump(ep);
+
 	if (ret)
 		rmx__ep_fail(ep, ret);
+}
+
+static int enqueue(struct rmx_ep *ep, struct rmx__op *op)
+{
+	queue_op(ep, op);
+	pump_or_fail(ep);
 	return 0;
 }
 
@@ -438,13 +449,6 @@ int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
 	op->compare_add = req->compare_add;
 	op->swap = req->swap;
 	return enqueue(ep, op);
-}
-
-/* Queues op behind the others; the caller pumps. */
-static void queue_op(struct rmx_ep *ep, struct rmx__op *op)
-{
-	op->queued = true;
-	rmx__list_add_tail(&ep->tx_queue, &op->done.node);
 }
 
 /* Tells the sender its rendezvous buffer is free, and how it went. */
@@ -584,10 +588,10 @@ int rmx__am_recv(struct rmx__op *am, void *buf, size_t cap, rmx_comp_cb cb,
 	am->am_taken = true;
 	rmx__rts_unpack(am->ctrl, &rts);
 	ret = start_read(ep, recv, &rts);
-	if (!ret)
-		ret = pump(ep);
 	if (ret)
 		rmx__ep_fail(ep, ret);
+	else
+		pump_or_fail(ep);
 	return 0;
 }
 
@@ -597,7 +601,7 @@ void rmx__am_done(struct rmx__proto *p, struct rmx__op *am)
 	struct rmx__rts rts;
 	int ret;
 
-	free(am->am_rndv ? NULL : am->buf);
+	free(am->buf);	/* eager data; NULL for a rendezvous */
 	am->buf = NULL;
 	if (!am->am_rndv || am->am_taken)
 		return;
@@ -607,10 +611,10 @@ void rmx__am_done(struct rmx__proto *p, struct rmx__op *am)
 		return;
 	rmx__rts_unpack(am->ctrl, &rts);
 	ret = queue_ats(ep, rts.id, -ECANCELED);
-	if (!ret)
-		ret = pump(ep);
 	if (ret)
 		rmx__ep_fail(ep, ret);
+	else
+		pump_or_fail(ep);
 }
 
 /* The oldest arrival meets the oldest posted receive. */
@@ -682,9 +686,7 @@ int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
 	if (ep->conn) {
 		/* Buffers it frees are credits the sender may be waiting for. */
 		match(ep);
-		ret = pump(ep);
-		if (ret)
-			rmx__ep_fail(ep, ret);
+		pump_or_fail(ep);
 	}
 	return 0;
 }
@@ -784,11 +786,17 @@ static void on_imm(struct rmx_ep *ep, uint32_t slot, const struct rmx__tp_comp *
 	rmx__list_add_tail(&ep->p->done, &op->done.node);
 }
 
+/* A flushed work request means the connection went away under it. */
+static void fail_on_completion(struct rmx_ep *ep, int status)
+{
+	rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET : status);
+}
+
 void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 {
 	struct rmx_ep *ep = rmx__ep_lookup(upctx, (uint32_t)(c->wr_ctx >> 32));
 	uint32_t slot = (uint32_t)c->wr_ctx & ~(uint32_t)RMX__WR_RX;
-	int status = c->status, ret;
+	int status = c->status;
 
 	/* Completions of a connection already torn down are stale. */
 	if (!ep || !ep->conn)
@@ -797,8 +805,7 @@ void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 		if (slot >= ep->rx_depth)
 			return;
 		if (status) {
-			rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET :
-								status);
+			fail_on_completion(ep, status);
 			return;
 		}
 		rmx__ep_heard(ep);
@@ -807,11 +814,7 @@ void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 		else
 			on_rx(ep, slot, c->len);
 		/* Credits came in, or receives were reposted: act on both. */
-		if (ep->conn) {
-			ret = pump(ep);
-			if (ret)
-				rmx__ep_fail(ep, ret);
-		}
+		pump_or_fail(ep);
 		return;
 	}
 	if (slot >= ep->tx_depth || !ep->tx[slot].op)
@@ -819,12 +822,10 @@ void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 	on_tx(ep, slot, status);
 	if (status) {
 		/* An RC queue pair in error delivers nothing more. */
-		rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET : status);
+		fail_on_completion(ep, status);
 		return;
 	}
-	ret = pump(ep);
-	if (ret)
-		rmx__ep_fail(ep, ret);
+	pump_or_fail(ep);
 }
 
 static void cancel_list(struct rmx__proto *p, struct rmx__list *list,
