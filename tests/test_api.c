@@ -67,6 +67,12 @@ START_TEST(null_arguments)
 	ck_assert_int_eq(rmx_mem_reg(ctx, b, 8, 0x100, &m), -EINVAL);
 	ck_assert_int_eq(rmx_mem_dereg(NULL), -EINVAL);
 	ck_assert_int_eq(rmx_mem_remote(NULL, &r), -EINVAL);
+	ck_assert_int_eq(rmx_rpc_register(NULL, 1, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rmx_rpc_call(NULL, 1, b, 1, NULL, NULL, NULL, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(rmx_rpc_cancel(NULL, 1), -EINVAL);
+	ck_assert_int_eq(rmx_rpc_respond(NULL, 0, b, 1, NULL, NULL), -EINVAL);
+	ck_assert_ptr_null(rmx_rpc_req_ep(NULL));
 	/* Destroying nothing is harmless. */
 	rmx_context_destroy(NULL);
 	rmx_ep_destroy(NULL);

@@ -56,6 +56,28 @@ static void echo_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
 		post_slot(&echo_state, i);
 }
 
+static void free_copy(void *arg, int status, size_t len)
+{
+	(void)status;
+	(void)len;
+	free(arg);
+}
+
+/* RPC 1 echoes its request; a large echo is read from a copy of it. */
+static void echo_rpc(void *arg, rmx_rpc_req_t *req, const void *data,
+		     size_t len)
+{
+	void *copy = malloc(len ? len : 1);
+
+	(void)arg;
+	if (!copy) {
+		rmx_rpc_respond(req, -ENOMEM, NULL, 0, NULL, NULL);
+		return;
+	}
+	memcpy(copy, data, len);
+	rmx_rpc_respond(req, 0, copy, len, free_copy, copy);
+}
+
 /* The child's whole life: serve one client until killed. */
 static void echo_server(const char *port)
 {
@@ -65,6 +87,7 @@ static void echo_server(const char *port)
 
 	snprintf(addr, sizeof(addr), "%s:%s", lab_addr(), port);
 	if (rmx_context_create(&ctx) ||
+	    rmx_rpc_register(ctx, 1, echo_rpc, NULL) ||
 	    rmx_listen(ctx, addr, echo_accept, NULL, &l))
 		exit(3);
 	for (;;)
@@ -127,8 +150,38 @@ static void client_connect(struct client *c, int port)
 	}
 }
 
+/* An RPC in flight when the peer dies: it must end exactly once. */
+struct rpc_probe {
+	int done;
+	int status;
+	size_t len;
+	size_t sent;
+	uint8_t fill;
+	int bad;
+};
+
+static void probe_done(void *arg, int status, const void *resp, size_t len)
+{
+	struct rpc_probe *r = arg;
+	size_t i;
+
+	r->done++;
+	r->status = status;
+	r->len = len;
+	if (status)
+		return;
+	if (len != r->sent)
+		r->bad = 1;
+	for (i = 0; i < len && !r->bad; i++)
+		if (((const uint8_t *)resp)[i] != r->fill)
+			r->bad = 1;
+}
+
 START_TEST(peer_killed_mid_stream)
 {
+	enum { NRPC = 64, BIG = 200000 };
+	static struct rpc_probe rpc[NRPC];
+	static uint8_t rpc_src[NRPC][BIG];
 	enum { N = 400 };
 	int port = 20000 + getpid() % 20000, i, st;
 	struct lab_comp *sent = calloc(N, sizeof(*sent));
@@ -155,11 +208,19 @@ START_TEST(peer_killed_mid_stream)
 		ck_assert_int_eq(back[i].status, 0);
 		ck_assert_uint_eq(bufs[i][MSG - 1], i & 0xff);
 	}
-	/* Then more in flight, and the server dies without a word. */
+	/* Then more in flight, calls too, and the server dies. */
 	for (i = N / 2; i < N; i++)
 		ck_assert_int_eq(rmx_send(c.ep, bufs[i], MSG, lab_comp_cb,
 					  &sent[i]),
 				 0);
+	for (i = 0; i < NRPC; i++) {
+		rpc[i].sent = i % 2 ? BIG : 64;
+		rpc[i].fill = (uint8_t)(i + 1);
+		memset(rpc_src[i], rpc[i].fill, rpc[i].sent);
+		ck_assert_int_eq(rmx_rpc_call(c.ep, 1, rpc_src[i], rpc[i].sent,
+					      NULL, probe_done, &rpc[i], NULL),
+				 0);
+	}
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	killed = now_ms();
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -177,6 +238,12 @@ START_TEST(peer_killed_mid_stream)
 			ck_assert_uint_eq(bufs[i][MSG - 1], i & 0xff);
 	}
 	ck_assert_int_lt(back[N - 1].status, 0);
+	for (i = 0; i < NRPC; i++) {
+		ck_assert_msg(rpc[i].done == 1, "call %d ended %d times", i,
+			      rpc[i].done);
+		ck_assert_msg(rpc[i].status < 0 || !rpc[i].bad,
+			      "call %d came back wrong", i);
+	}
 	/* New work is refused with the reason; the context lives on. */
 	ck_assert_int_eq(rmx_send(c.ep, bufs[0], 1, NULL, NULL), c.ev.status);
 	rmx_ep_destroy(c.ep);

@@ -105,6 +105,84 @@ START_TEST(conn_priv)
 }
 END_TEST
 
+/* An RPC message: wire header, RPC header, then data or an RTS. */
+static size_t rpc_msg(uint8_t *buf, uint8_t type, uint16_t flags,
+		      const struct rmx__rpc_hdr *rh, uint32_t data_len)
+{
+	struct rmx__wire_hdr h = { .type = type, .flags = flags,
+				   .len = RMX__RPC_HDR_SIZE + data_len };
+
+	rmx__wire_pack(buf, &h);
+	rmx__rpc_hdr_pack(buf + RMX__WIRE_HDR_SIZE, rh);
+	return RMX__WIRE_HDR_SIZE + h.len;
+}
+
+START_TEST(rpc_headers)
+{
+	uint8_t buf[RMX__WIRE_HDR_SIZE + RMX__RPC_HDR_SIZE + 64] = { 0 };
+	const uint8_t *rpc = buf + RMX__WIRE_HDR_SIZE;
+	struct rmx__rpc_hdr req = { .call_id = 0x0102030405060708ull,
+				    .rpc_id = 513 },
+			    resp = { .call_id = 9, .status = -ENOSYS }, out;
+	struct rmx__wire_hdr h;
+	size_t n;
+
+	n = rpc_msg(buf, RMX__MSG_RPC_REQ, 0, &req, 10);
+	ck_assert_int_eq(rmx__wire_parse(buf, n, 64, &h), 0);
+	ck_assert_int_eq(rmx__rpc_hdr_parse(rpc, h.type, &out), 0);
+	ck_assert(out.call_id == req.call_id);
+	ck_assert_uint_eq(out.rpc_id, 513);
+	ck_assert_uint_eq(rpc[0], 0x01);	/* big-endian */
+	n = rpc_msg(buf, RMX__MSG_RPC_RESP, 0, &resp, 0);
+	ck_assert_int_eq(rmx__wire_parse(buf, n, 64, &h), 0);
+	ck_assert_int_eq(rmx__rpc_hdr_parse(rpc, h.type, &out), 0);
+	ck_assert_int_eq(out.status, -ENOSYS);
+	/* Rendezvous: exactly an RTS after the RPC header. */
+	n = rpc_msg(buf, RMX__MSG_RPC_REQ, RMX__FLAG_RNDV, &req, RMX__RTS_SIZE);
+	ck_assert_int_eq(rmx__wire_parse(buf, n, 64, &h), 0);
+	n = rpc_msg(buf, RMX__MSG_RPC_REQ, RMX__FLAG_RNDV, &req, 8);
+	ck_assert_int_eq(rmx__wire_parse(buf, n, 64, &h), -EPROTO);
+	/* Too short for an RPC header; the flag elsewhere. */
+	h = (struct rmx__wire_hdr){ .type = RMX__MSG_RPC_RESP, .len = 15 };
+	rmx__wire_pack(buf, &h);
+	ck_assert_int_eq(rmx__wire_parse(buf, RMX__WIRE_HDR_SIZE + 15, 64, &h),
+			 -EPROTO);
+	h = (struct rmx__wire_hdr){ .type = RMX__MSG_EAGER,
+				    .flags = RMX__FLAG_RNDV, .len = 48 };
+	rmx__wire_pack(buf, &h);
+	ck_assert_int_eq(rmx__wire_parse(buf, RMX__WIRE_HDR_SIZE + 48, 64, &h),
+			 -EPROTO);
+	/* Headers a peer may not send. */
+	resp.status = 1;
+	rmx__rpc_hdr_pack(buf, &resp);
+	ck_assert_int_eq(rmx__rpc_hdr_parse(buf, RMX__MSG_RPC_RESP, &out),
+			 -EPROTO);
+	resp.status = -4096;
+	rmx__rpc_hdr_pack(buf, &resp);
+	ck_assert_int_eq(rmx__rpc_hdr_parse(buf, RMX__MSG_RPC_RESP, &out),
+			 -EPROTO);
+	resp.status = 0;
+	resp.rpc_id = 4;
+	rmx__rpc_hdr_pack(buf, &resp);
+	ck_assert_int_eq(rmx__rpc_hdr_parse(buf, RMX__MSG_RPC_RESP, &out),
+			 -EPROTO);
+	req.call_id = 0;
+	rmx__rpc_hdr_pack(buf, &req);
+	ck_assert_int_eq(rmx__rpc_hdr_parse(buf, RMX__MSG_RPC_REQ, &out),
+			 -EPROTO);
+	req.call_id = 1;
+	req.status = -EIO;
+	rmx__rpc_hdr_pack(buf, &req);
+	ck_assert_int_eq(rmx__rpc_hdr_parse(buf, RMX__MSG_RPC_REQ, &out),
+			 -EPROTO);
+	req.status = 0;
+	rmx__rpc_hdr_pack(buf, &req);
+	buf[11] = 1;	/* reserved */
+	ck_assert_int_eq(rmx__rpc_hdr_parse(buf, RMX__MSG_RPC_REQ, &out),
+			 -EPROTO);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("wire");
@@ -115,6 +193,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, rejects_each_bad_field);
 	tcase_add_test(tc, conn_priv);
+	tcase_add_test(tc, rpc_headers);
 	suite_add_tcase(s, tc);
 	return s;
 }

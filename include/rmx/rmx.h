@@ -197,6 +197,73 @@ RMX_EXPORT int rmx_ep_set_am_cb(rmx_ep_t *ep, rmx_am_cb cb, void *arg);
 RMX_EXPORT int rmx_am_recv(rmx_am_t *msg, void *buf, size_t cap,
 			   rmx_comp_cb cb, void *arg);
 
+/* ---- remote procedure calls ------------------------------------------ */
+
+/*
+ * RPC: a caller sends a request to a handler registered under a 16-bit
+ * id on the peer's context and gets back one response, matched by a
+ * 64-bit call id. Requests and responses of any size up to RMX_RPC_MAX
+ * travel eagerly or by rendezvous, whichever fits.
+ */
+typedef struct rmx_rpc_req rmx_rpc_req_t;
+
+/*
+ * Runs from rmx_progress() for each request to its id. data is valid
+ * during the call only; the request stays open until rmx_rpc_respond(),
+ * which may come later from anywhere on the context's thread.
+ */
+typedef void (*rmx_rpc_handler)(void *arg, rmx_rpc_req_t *req,
+				const void *data, size_t len);
+
+/*
+ * Completion of a call, exactly once: status 0 with the response, or a
+ * negative errno: the handler's status, -ETIMEDOUT, -ECANCELED, -ENOSYS
+ * (no handler), -EMSGSIZE (len: the response size), or the endpoint's
+ * error. resp is valid during the callback; it is params->resp_buf when
+ * one was given.
+ */
+typedef void (*rmx_rpc_cb)(void *arg, int status, const void *resp,
+			   size_t len);
+
+struct rmx_rpc_params {
+	int timeout_ms;		/* > 0: fail with -ETIMEDOUT after; 0: never */
+	void *resp_buf;		/* optional: the response lands here */
+	size_t resp_cap;
+};
+
+/* Serves rpc_id on every endpoint of ctx; handler NULL stops serving it. */
+RMX_EXPORT int rmx_rpc_register(rmx_context_t *ctx, uint16_t rpc_id,
+				rmx_rpc_handler handler, void *arg);
+
+/*
+ * Calls rpc_id on the peer with len bytes of req. A request that fits
+ * a message is copied at once; a larger one is read from req by the peer
+ * and req must stay valid and unchanged until cb runs. params may be
+ * NULL. *call_id (optional) names the call for rmx_rpc_cancel().
+ */
+RMX_EXPORT int rmx_rpc_call(rmx_ep_t *ep, uint16_t rpc_id, const void *req,
+			    size_t len, const struct rmx_rpc_params *params,
+			    rmx_rpc_cb cb, void *arg, uint64_t *call_id);
+
+/*
+ * Completes the call with -ECANCELED, from rmx_progress(); its response,
+ * if one comes, is dropped. -ENOENT when the call has already completed.
+ */
+RMX_EXPORT int rmx_rpc_cancel(rmx_ep_t *ep, uint64_t call_id);
+
+/*
+ * Answers req, exactly once, with status 0 and len bytes of resp, or a
+ * negative errno status (no data) for the caller. A response that fits
+ * a message is copied at once; a larger one is read by the caller and
+ * resp must stay valid until cb (optional) runs. req is freed either way.
+ */
+RMX_EXPORT int rmx_rpc_respond(rmx_rpc_req_t *req, int status,
+			       const void *resp, size_t len, rmx_comp_cb cb,
+			       void *arg);
+
+/* The endpoint a request came on; NULL once that endpoint is gone. */
+RMX_EXPORT rmx_ep_t *rmx_rpc_req_ep(const rmx_rpc_req_t *req);
+
 /* ---- memory and one-sided operations --------------------------------- */
 
 enum rmx_mem_flags {

@@ -75,8 +75,7 @@ void rmx_ep_destroy(rmx_ep_t *ep)
 int rmx_ep_max_msg(const rmx_ep_t *ep, size_t *len)
 {
 	RMX__CHECK(ep && len, "NULL ep or len");
-	/* Known once the peer's limit arrived; until then our own. */
-	*len = ep->max_msg ? ep->max_msg : ep->p->cfg->eager_max;
+	*len = rmx__ep_max_msg(ep);
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct rmx__config {
 	bool rcache_check;	/* verify frames on every hit */
 	bool stats;		/* print counters at context destroy */
 	uint32_t keepalive_ms;	/* 0: off */
+	uint64_t rpc_max;	/* largest RPC payload either way */
 };
 
 enum rmx__monitor_kind {

@@ -127,6 +127,7 @@ static void ep_free(struct rmx_ep *ep)
 	rmx__list_del(&ep->link);
 	tab_remove(p, ep);
 	rmx__xfer_teardown(ep);
+	rmx__rpc_ep_fini(ep);
 	if (p->cb_ep == ep)
 		p->cb_ep = NULL;
 	free(ep);
@@ -160,6 +161,7 @@ static void ep_shutdown(struct rmx_ep *ep, int status, struct rmx__list *to)
 		ep->conn = NULL;
 	}
 	rmx__xfer_cancel(ep, status, to);
+	rmx__rpc_ep_closed(ep, status, to);
 }
 
 void rmx__ep_fail(struct rmx_ep *ep, int err)

@@ -22,6 +22,7 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 	rmx__list_init(&p->listeners);
 	rmx__list_init(&p->done);
 	rmx__list_init(&p->free_ops);
+	rmx__list_init(&p->rpc_open);
 	p->tab_free = UINT32_MAX;
 	p->next_deadline = INT64_MAX;
 	/* Connection deadlines must wake a caller sleeping on the fd. */
@@ -41,6 +42,7 @@ void rmx__proto_fini(struct rmx__proto *p)
 	while ((n = p->eps.next) != &p->eps)
 		rmx__ep_destroy(rmx__container_of(n, struct rmx_ep, link));
 	rmx__proto_run(p, &p->done);
+	rmx__rpc_fini(p);
 	while ((n = rmx__list_pop(&p->free_ops)))
 		free(rmx__container_of(n, struct rmx__op, done.node));
 	free(p->tab);
@@ -117,9 +119,11 @@ int rmx__proto_run(struct rmx__proto *p, struct rmx__list *list)
 		count++;
 		if (d->kind == RMX__DONE_EP)
 			ep_events(p, rmx__container_of(d, struct rmx_ep, ev));
-		else
+		else if (d->kind == RMX__DONE_OP)
 			op_callback(p, rmx__container_of(d, struct rmx__op,
 							 done));
+		else
+			rmx__rpc_run(p, d);
 	}
 	p->running = saved;
 	return count;
@@ -138,13 +142,15 @@ int rmx__proto_progress(struct rmx__proto *p)
 	if (n < 0)
 		return n;
 	rmx__ep_check_deadlines(p, p->now_ms);
+	rmx__rpc_check_deadlines(p, p->now_ms);
 	return n + rmx__proto_run(p, &p->done);
 }
 
-/* Sets the timer to the next connection deadline, or disarms it. */
+/* Sets the timer to the next endpoint or call deadline, or disarms it. */
 static int arm_timer(struct rmx__proto *p)
 {
 	int64_t next = rmx__ep_next_deadline(p);
+	int64_t call = rmx__rpc_next_deadline(p);
 	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
 	uint64_t expirations;
 
@@ -152,6 +158,8 @@ static int arm_timer(struct rmx__proto *p)
 	if (read(p->timerfd, &expirations, sizeof(expirations)) < 0 &&
 	    errno != EAGAIN)
 		return -errno;
+	if (call < next)
+		next = call;
 	if (next != INT64_MAX) {
 		if (next <= rmx__now_ms())
 			return -EAGAIN;

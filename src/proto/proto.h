@@ -14,6 +14,7 @@
 #include <rmx/rmx.h>
 
 #include "core/config.h"
+#include "core/heap.h"
 #include "core/list.h"
 #include "mem/reg.h"
 #include "proto/wire.h"
@@ -22,6 +23,8 @@
 enum rmx__done_kind {
 	RMX__DONE_OP,
 	RMX__DONE_EP,
+	RMX__DONE_CALL,		/* an RPC call's response or failure */
+	RMX__DONE_RPC_REQ,	/* an RPC request for its handler */
 };
 
 /* Something whose callback is due: an operation or an endpoint event. */
@@ -73,6 +76,49 @@ struct rmx__op {
 	struct rmx__proto *am_p;
 	uint32_t am_ep;			/* the endpoint's id, looked up again */
 	bool am_rndv, am_taken;
+	/* RPC: a send's wire type and header; the call or request served. */
+	uint8_t rpc_type;		/* 0, RMX__MSG_RPC_REQ or _RESP */
+	uint8_t rpc_hdr[RMX__RPC_HDR_SIZE];
+	void *owned;			/* a copy of the data, freed at the end */
+	struct rmx__rpc_call *call;	/* request sent or response read */
+	struct rmx_rpc_req *srv;	/* request read for a handler */
+};
+
+/* A call waiting for its response (rpc.c). */
+struct rmx__rpc_call {
+	struct rmx__done done;
+	struct rmx__list hash;		/* in the endpoint's call table */
+	struct rmx__heap_node timer;
+	struct rmx_ep *ep;
+	uint64_t id;
+	rmx_rpc_cb cb;
+	void *arg;
+	char *resp_buf;			/* the caller's, or NULL */
+	size_t resp_cap;
+	char *resp;			/* what the callback sees */
+	size_t resp_len;
+	bool resp_owned;		/* resp is ours to free */
+	int status;
+	struct rmx__op *send_op;	/* the request, until it is done */
+	struct rmx__op *read_op;	/* the response, while it is read */
+	int late_status;		/* timed out or cancelled during the read */
+};
+
+/* A request for a handler, open until rmx_rpc_respond(). */
+struct rmx_rpc_req {
+	struct rmx__done done;
+	struct rmx__list link;		/* proto->rpc_open once delivered */
+	struct rmx__proto *p;
+	uint32_t ep_id;
+	uint64_t call_id;
+	uint16_t rpc_id;
+	char *data;
+	size_t len;
+};
+
+struct rmx__rpc_handler {
+	rmx_rpc_handler fn;
+	void *arg;
 };
 
 /* A one-sided request as the API hands it down. */
@@ -164,6 +210,11 @@ struct rmx_ep {
 	struct rmx__list recv_posted;
 	struct rmx__list reading;	/* receives filled by rendezvous reads */
 	uint64_t rndv_next_id;
+
+	/* RPC calls awaiting a response, hashed by id. */
+	struct rmx__list *calls;
+	uint32_t calls_mask, ncalls;
+	uint64_t call_next_id;
 };
 
 struct rmx__ep_slot {
@@ -188,6 +239,10 @@ struct rmx__proto {
 	struct rmx__list *running;	/* list whose callbacks run now */
 	struct rmx_ep *cb_ep;	/* endpoint whose event callback runs */
 	int timerfd;		/* wakes rmx_context_fd() at deadlines */
+	struct rmx__heap call_timers;	/* RPC deadlines, all endpoints */
+	struct rmx__rpc_handler *handlers;	/* by rpc id */
+	uint32_t nhandlers;
+	struct rmx__list rpc_open;	/* requests handed to handlers */
 };
 
 extern const struct rmx__tp_upcalls rmx__proto_upcalls;
@@ -246,6 +301,52 @@ int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
 	      void *arg);
 int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
 	     rmx_comp_cb cb, void *arg);
+
+/* rpc.c */
+int rmx__rpc_register(struct rmx__proto *p, uint16_t rpc_id,
+		      rmx_rpc_handler fn, void *arg);
+int rmx__rpc_call(struct rmx_ep *ep, uint16_t rpc_id, const void *req,
+		  size_t len, const struct rmx_rpc_params *params,
+		  rmx_rpc_cb cb, void *arg, uint64_t *call_id);
+int rmx__rpc_cancel(struct rmx_ep *ep, uint64_t call_id);
+int rmx__rpc_respond(struct rmx_rpc_req *req, int status, const void *resp,
+		     size_t len, rmx_comp_cb cb, void *arg);
+/* A message of type RMX__MSG_RPC_*: payload holds hdr.len bytes. */
+int rmx__rpc_on_msg(struct rmx_ep *ep, const struct rmx__wire_hdr *hdr,
+		    const uint8_t *payload);
+/* An operation that carries RPC state ended with status. */
+void rmx__rpc_op_end(struct rmx__proto *p, struct rmx__op *op, int status,
+		     struct rmx__list *to);
+/* Fails every call of a closed endpoint with status. */
+void rmx__rpc_ep_closed(struct rmx_ep *ep, int status, struct rmx__list *to);
+void rmx__rpc_ep_fini(struct rmx_ep *ep);
+void rmx__rpc_check_deadlines(struct rmx__proto *p, int64_t now);
+int64_t rmx__rpc_next_deadline(const struct rmx__proto *p);
+/* Runs a due call's callback or a request's handler. */
+void rmx__rpc_run(struct rmx__proto *p, struct rmx__done *d);
+void rmx__rpc_fini(struct rmx__proto *p);
+
+/* xfer.c, for rpc.c */
+struct rmx__op *rmx__op_new(struct rmx__proto *p, enum rmx__op_type type,
+			    void *buf, size_t len, rmx_comp_cb cb, void *arg);
+/* Queues op and posts what may go. */
+int rmx__xfer_enqueue(struct rmx_ep *ep, struct rmx__op *op);
+/* Queues a rendezvous acknowledgement; the caller pumps. */
+int rmx__xfer_queue_ats(struct rmx_ep *ep, uint64_t id, int status);
+/* Queues a read of a peer's rendezvous buffer into op->buf. */
+void rmx__xfer_queue_read(struct rmx_ep *ep, struct rmx__op *rd,
+			  const struct rmx__rts *rts);
+/* Takes a queued operation that never reached the wire back. */
+void rmx__xfer_unqueue(struct rmx__proto *p, struct rmx__op *op);
+void rmx__xfer_pump_or_fail(struct rmx_ep *ep);
+/* Checks a peer's rendezvous request; -EPROTO when it is malformed. */
+int rmx__xfer_check_rts(const struct rmx_ep *ep, const struct rmx__rts *rts);
+
+/* The eager limit: the peer's once known, until then our own. */
+static inline uint32_t rmx__ep_max_msg(const struct rmx_ep *ep)
+{
+	return ep->max_msg ? ep->max_msg : ep->p->cfg->eager_max;
+}
 
 /* wr_ctx: endpoint id, receive flag, slot. */
 #define RMX__WR_RX (1ull << 31)

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "proto/wire.h"
 
-#define KNOWN_FLAGS RMX__FLAG_PING
+#define KNOWN_FLAGS (RMX__FLAG_PING | RMX__FLAG_RNDV)
+#define MAX_ERRNO 4095
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -46,6 +48,11 @@ void rmx__wire_pack(void *buf, const struct rmx__wire_hdr *hdr)
 	put32(p + 12, 0);
 }
 
+static bool is_rpc(uint8_t type)
+{
+	return type == RMX__MSG_RPC_REQ || type == RMX__MSG_RPC_RESP;
+}
+
 int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 		    struct rmx__wire_hdr *out)
 {
@@ -63,7 +70,7 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 	out->flags = get16(p + 4);
 	out->credits = get16(p + 6);
 	out->len = get32(p + 8);
-	if (out->type < RMX__MSG_EAGER || out->type > RMX__MSG_ATS) {
+	if (out->type < RMX__MSG_EAGER || out->type > RMX__MSG_RPC_RESP) {
 		rmx__err("wire: unknown message type %u", out->type);
 		return -EPROTO;
 	}
@@ -80,6 +87,19 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 	}
 	if (out->flags & RMX__FLAG_PING && out->type != RMX__MSG_CREDIT) {
 		rmx__err("wire: ping flag on a message of type %u", out->type);
+		return -EPROTO;
+	}
+	if (is_rpc(out->type) &&
+	    (out->flags & RMX__FLAG_RNDV ?
+		     out->len != RMX__RPC_HDR_SIZE + RMX__RTS_SIZE :
+		     out->len < RMX__RPC_HDR_SIZE)) {
+		rmx__err("wire: RPC message of %u bytes (flags 0x%x)", out->len,
+			 out->flags);
+		return -EPROTO;
+	}
+	if (out->flags & RMX__FLAG_RNDV && !is_rpc(out->type)) {
+		rmx__err("wire: rendezvous flag on a message of type %u",
+			 out->type);
 		return -EPROTO;
 	}
 	if (out->type == RMX__MSG_CREDIT && out->len) {
@@ -139,6 +159,39 @@ void rmx__ats_unpack(const void *buf, struct rmx__ats *ats)
 
 	ats->id = get64(p);
 	ats->status = (int32_t)get32(p + 8);
+}
+
+/* Layout: call_id(8) rpc_id(2) reserved(2, zero) status(4). */
+void rmx__rpc_hdr_pack(void *buf, const struct rmx__rpc_hdr *rh)
+{
+	uint8_t *p = buf;
+
+	put64(p, rh->call_id);
+	put16(p + 8, rh->rpc_id);
+	put16(p + 10, 0);
+	put32(p + 12, (uint32_t)rh->status);
+}
+
+int rmx__rpc_hdr_parse(const void *buf, uint8_t type,
+		       struct rmx__rpc_hdr *out)
+{
+	const uint8_t *p = buf;
+
+	out->call_id = get64(p);
+	out->rpc_id = get16(p + 8);
+	out->status = (int32_t)get32(p + 12);
+	if (get16(p + 10) || !out->call_id) {
+		rmx__err("wire: RPC header with call id 0 or reserved bits");
+		return -EPROTO;
+	}
+	if (type == RMX__MSG_RPC_REQ ? out->status != 0 :
+	    out->rpc_id || out->status > 0 || out->status < -MAX_ERRNO) {
+		rmx__err("wire: RPC %s with rpc id %u, status %d",
+			 type == RMX__MSG_RPC_REQ ? "request" : "response",
+			 out->rpc_id, out->status);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 void rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp)

@@ -19,6 +19,8 @@ enum rmx__msg_type {
 	RMX__MSG_CREDIT = 2,	/* no payload: returns credits only */
 	RMX__MSG_RTS = 3,	/* rendezvous: read my buffer (struct rmx__rts) */
 	RMX__MSG_ATS = 4,	/* rendezvous: done reading it (struct rmx__ats) */
+	RMX__MSG_RPC_REQ = 5,	/* struct rmx__rpc_hdr, then data or an RTS */
+	RMX__MSG_RPC_RESP = 6,	/* the same, answering a request */
 };
 
 /* Payload of RMX__MSG_RTS: where the message waits to be read. */
@@ -42,7 +44,21 @@ void rmx__ats_unpack(const void *buf, struct rmx__ats *ats);
 
 enum rmx__msg_flags {
 	RMX__FLAG_PING = 1 << 0,	/* credit message asking for a reply */
+	RMX__FLAG_RNDV = 1 << 1,	/* RPC: an RTS follows the RPC header */
 };
+
+/* What starts every RPC payload. */
+#define RMX__RPC_HDR_SIZE 16
+struct rmx__rpc_hdr {
+	uint64_t call_id;	/* the caller's, echoed in the response */
+	uint16_t rpc_id;	/* requests: the handler; responses: 0 */
+	int32_t status;		/* responses: 0 or a negative errno */
+};
+
+void rmx__rpc_hdr_pack(void *buf, const struct rmx__rpc_hdr *rh);
+/* -EPROTO for a header a peer of type `type` may not send. */
+int rmx__rpc_hdr_parse(const void *buf, uint8_t type,
+		       struct rmx__rpc_hdr *out);
 
 struct rmx__wire_hdr {
 	uint8_t type;

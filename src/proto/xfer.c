@@ -8,8 +8,8 @@
 #include "proto/proto.h"
 #include "proto/wire.h"
 
-static struct rmx__op *op_new(struct rmx__proto *p, enum rmx__op_type type,
-			      void *buf, size_t len, rmx_comp_cb cb, void *arg)
+struct rmx__op *rmx__op_new(struct rmx__proto *p, enum rmx__op_type type,
+			    void *buf, size_t len, rmx_comp_cb cb, void *arg)
 {
 	struct rmx__list *n = rmx__list_pop(&p->free_ops);
 	struct rmx__op *op;
@@ -42,8 +42,12 @@ static void op_finish(struct rmx__proto *p, struct rmx__op *op, int status,
 		op->status = status;
 	rmx__mem_put(p->mem, op->reg);
 	op->reg = NULL;
+	free(op->owned);
+	op->owned = NULL;
 	rmx__list_del(&op->done.node);
 	rmx__list_add_tail(to, &op->done.node);
+	if (op->call || op->srv)
+		rmx__rpc_op_end(p, op, op->status, to);
 }
 
 static void op_complete(struct rmx__proto *p, struct rmx__op *op, int status)
@@ -162,19 +166,32 @@ static uint16_t take_owed(struct rmx_ep *ep)
 	return n;
 }
 
+/* A message body: an optional header of its own, then data. */
+struct msg_body {
+	const void *head;
+	size_t head_len;
+	const void *data;
+	size_t len;
+};
+
 /* Posts a message into send slot `slot`'s bounce buffer; uses a credit. */
 static int post_msg(struct rmx_ep *ep, uint32_t slot, uint8_t type,
-		    uint16_t flags, const void *payload, size_t len)
+		    uint16_t flags, const struct msg_body *body)
 {
 	char *bounce = ep->tx_bufs + (size_t)slot * ep->slot_size;
+	size_t len = body->head_len + body->len;
 	struct rmx__wire_hdr hdr = { .type = type, .flags = flags,
 				     .len = (uint32_t)len };
 	int ret;
 
 	hdr.credits = take_owed(ep);
 	rmx__wire_pack(bounce, &hdr);
-	if (len)	/* credit messages have no payload, and no pointer */
-		memcpy(bounce + RMX__WIRE_HDR_SIZE, payload, len);
+	/* Credit messages have no payload, and no pointer. */
+	if (body->head_len)
+		memcpy(bounce + RMX__WIRE_HDR_SIZE, body->head, body->head_len);
+	if (body->len)
+		memcpy(bounce + RMX__WIRE_HDR_SIZE + body->head_len, body->data,
+		       body->len);
 	ret = ep->p->tp->ops->post_send(ep->conn, bounce,
 					(uint32_t)(RMX__WIRE_HDR_SIZE + len),
 					rmx__region_mr(ep->tx_reg),
@@ -228,6 +245,53 @@ static bool needs_credit(const struct rmx_ep *ep, const struct rmx__op *op)
 	       op->posted + chunk_of(ep, op) == op->len;
 }
 
+static size_t rpc_head_len(const struct rmx__op *op)
+{
+	return op->rpc_type ? RMX__RPC_HDR_SIZE : 0;
+}
+
+/* Whether a send goes whole in one message, copied. */
+static bool send_is_eager(const struct rmx_ep *ep, const struct rmx__op *op)
+{
+	return op->len + rpc_head_len(op) <= ep->max_msg;
+}
+
+/*
+ * A send's message: the data itself, or for rendezvous where the peer
+ * reads it; an RPC's carries its RPC header first.
+ */
+static int post_send_msg(struct rmx_ep *ep, uint32_t slot, struct rmx__op *op)
+{
+	struct msg_body body = { .head = op->rpc_hdr,
+				 .head_len = rpc_head_len(op),
+				 .data = op->buf, .len = op->len };
+	uint8_t type = op->rpc_type ? op->rpc_type : RMX__MSG_EAGER;
+	uint8_t rts_buf[RMX__RTS_SIZE];
+	struct rmx__rts rts;
+	uint16_t flags = 0;
+	int ret;
+
+	if (send_is_eager(ep, op))
+		return post_msg(ep, slot, type, 0, &body);
+	/* Rendezvous: the peer reads the buffer, then says so. */
+	rts = (struct rmx__rts){ .id = ++ep->rndv_next_id,
+				 .addr = (uintptr_t)op->buf, .len = op->len,
+				 .rkey = rmx__region_mr(op->reg)->rkey };
+	rmx__rts_pack(rts_buf, &rts);
+	body.data = rts_buf;
+	body.len = sizeof(rts_buf);
+	if (op->rpc_type)
+		flags = RMX__FLAG_RNDV;
+	else
+		type = RMX__MSG_RTS;
+	ret = post_msg(ep, slot, type, flags, &body);
+	if (!ret) {
+		op->rndv_id = rts.id;
+		op->awaiting_ats = true;
+	}
+	return ret;
+}
+
 /* Posts the next work request of op into a free send slot. */
 static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 {
@@ -235,29 +299,14 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 	size_t chunk;
 	int ret;
 
-	if (op->type == RMX__OP_SEND && op->len > ep->max_msg) {
-		struct rmx__rts rts = { .id = ++ep->rndv_next_id,
-					.addr = (uintptr_t)op->buf,
-					.len = op->len,
-					.rkey = rmx__region_mr(op->reg)->rkey };
-		uint8_t payload[RMX__RTS_SIZE];
-
-		/* Rendezvous: the peer reads the buffer, then says so. */
-		rmx__rts_pack(payload, &rts);
+	if (op->type == RMX__OP_SEND) {
 		chunk = op->len;
-		ret = post_msg(ep, slot, RMX__MSG_RTS, 0, payload,
-			       sizeof(payload));
-		if (!ret) {
-			op->rndv_id = rts.id;
-			op->awaiting_ats = true;
-		}
-	} else if (op->type == RMX__OP_SEND) {
-		chunk = op->len;
-		ret = post_msg(ep, slot, RMX__MSG_EAGER, 0, op->buf, op->len);
+		ret = post_send_msg(ep, slot, op);
 	} else if (op->type == RMX__OP_CTRL) {
+		struct msg_body body = { .data = op->ctrl, .len = op->ctrl_len };
+
 		chunk = 0;
-		ret = post_msg(ep, slot, op->ctrl_type, 0, op->ctrl,
-			       op->ctrl_len);
+		ret = post_msg(ep, slot, op->ctrl_type, 0, &body);
 	} else {
 		struct rmx__tp_rma rma = {
 			.buf = op->buf + op->posted,
@@ -297,8 +346,10 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
  */
 static int send_credit_msg(struct rmx_ep *ep, uint16_t flags)
 {
+	static const struct msg_body none;
+
 	return post_msg(ep, take_slot(ep, &ep->credit_op), RMX__MSG_CREDIT,
-			flags, NULL, 0);
+			flags, &none);
 }
 
 static int maybe_send_credits(struct rmx_ep *ep)
@@ -331,7 +382,7 @@ static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 	unsigned int access;
 
 	if (op->type == RMX__OP_CTRL ||
-	    (op->type == RMX__OP_SEND && op->len <= ep->max_msg))
+	    (op->type == RMX__OP_SEND && send_is_eager(ep, op)))
 		return 0;	/* copied into a bounce buffer */
 	if (!op->len || op->reg)
 		return 0;
@@ -385,7 +436,7 @@ static void queue_op(struct rmx_ep *ep, struct rmx__op *op)
 }
 
 /* Posts what may go now; a refusal by the transport closes the endpoint. */
-static void pump_or_fail(struct rmx_ep *ep)
+void rmx__xfer_pump_or_fail(struct rmx_ep *ep)
 {
 	int ret = pump(ep);
 
@@ -393,11 +444,17 @@ static void pump_or_fail(struct rmx_ep *ep)
 		rmx__ep_fail(ep, ret);
 }
 
-static int enqueue(struct rmx_ep *ep, struct rmx__op *op)
+int rmx__xfer_enqueue(struct rmx_ep *ep, struct rmx__op *op)
 {
 	queue_op(ep, op);
-	pump_or_fail(ep);
+	rmx__xfer_pump_or_fail(ep);
 	return 0;
+}
+
+void rmx__xfer_unqueue(struct rmx__proto *p, struct rmx__op *op)
+{
+	op->queued = false;
+	op_finish(p, op, -ECANCELED, &p->done);
 }
 
 static int check_open(const struct rmx_ep *ep)
@@ -415,10 +472,10 @@ int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
 
 	if (ret)
 		return ret;
-	op = op_new(ep->p, RMX__OP_SEND, (void *)buf, len, cb, arg);
+	op = rmx__op_new(ep->p, RMX__OP_SEND, (void *)buf, len, cb, arg);
 	if (!op)
 		return -ENOMEM;
-	return enqueue(ep, op);
+	return rmx__xfer_enqueue(ep, op);
 }
 
 int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
@@ -440,7 +497,7 @@ int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
 			 ep->p->tp->ops->device_name(ep->p->tp));
 		return -EOPNOTSUPP;
 	}
-	op = op_new(ep->p, req->type, req->buf, req->len, cb, arg);
+	op = rmx__op_new(ep->p, req->type, req->buf, req->len, cb, arg);
 	if (!op)
 		return -ENOMEM;
 	op->raddr = req->raddr;
@@ -448,13 +505,13 @@ int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
 	op->imm = req->imm;
 	op->compare_add = req->compare_add;
 	op->swap = req->swap;
-	return enqueue(ep, op);
+	return rmx__xfer_enqueue(ep, op);
 }
 
 /* Tells the sender its rendezvous buffer is free, and how it went. */
-static int queue_ats(struct rmx_ep *ep, uint64_t id, int status)
+int rmx__xfer_queue_ats(struct rmx_ep *ep, uint64_t id, int status)
 {
-	struct rmx__op *op = op_new(ep->p, RMX__OP_CTRL, NULL, 0, NULL, NULL);
+	struct rmx__op *op = rmx__op_new(ep->p, RMX__OP_CTRL, NULL, 0, NULL, NULL);
 	struct rmx__ats ats = { .id = id, .status = status };
 
 	if (!op)
@@ -466,33 +523,48 @@ static int queue_ats(struct rmx_ep *ep, uint64_t id, int status)
 	return 0;
 }
 
+int rmx__xfer_check_rts(const struct rmx_ep *ep, const struct rmx__rts *rts)
+{
+	if (rts->rkey > ep->p->tp->max_key || !rts->len) {
+		rmx__err("%s sent a malformed rendezvous request", ep->peer);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void rmx__xfer_queue_read(struct rmx_ep *ep, struct rmx__op *rd,
+			  const struct rmx__rts *rts)
+{
+	rd->raddr = rts->addr;
+	rd->rkey = rts->rkey;
+	rd->rndv_id = rts->id;
+	queue_op(ep, rd);
+}
+
 /* A rendezvous message met its receive: read it straight in. */
 static int start_read(struct rmx_ep *ep, struct rmx__op *recv,
 		      const struct rmx__rts *rts)
 {
 	struct rmx__op *rd;
+	int ret;
 
 	if (rts->len > recv->len) {
 		rmx__err("%llu-byte message from %s does not fit a %zu-byte receive",
 			 (unsigned long long)rts->len, ep->peer, recv->len);
 		recv->len = rts->len;
 		op_complete(ep->p, recv, -EMSGSIZE);
-		return queue_ats(ep, rts->id, -EMSGSIZE);
+		return rmx__xfer_queue_ats(ep, rts->id, -EMSGSIZE);
 	}
-	if (rts->rkey > ep->p->tp->max_key || !rts->len) {
-		rmx__err("%s sent a malformed rendezvous request", ep->peer);
-		return -EPROTO;
-	}
-	rd = op_new(ep->p, RMX__OP_GET, recv->buf, rts->len, NULL, NULL);
+	ret = rmx__xfer_check_rts(ep, rts);
+	if (ret)
+		return ret;
+	rd = rmx__op_new(ep->p, RMX__OP_GET, recv->buf, rts->len, NULL, NULL);
 	if (!rd)
 		return -ENOMEM;
-	rd->raddr = rts->addr;
-	rd->rkey = rts->rkey;
 	rd->parent = recv;
-	rd->rndv_id = rts->id;
 	rmx__list_del(&recv->done.node);
 	rmx__list_add_tail(&ep->reading, &recv->done.node);
-	queue_op(ep, rd);
+	rmx__xfer_queue_read(ep, rd, rts);
 	return 0;
 }
 
@@ -529,7 +601,7 @@ static void op_done(struct rmx_ep *ep, struct rmx__op *op)
 	if (recv) {
 		recv->len = op->len;
 		op_complete(ep->p, recv, op->status);
-		ret = queue_ats(ep, op->rndv_id, op->status);
+		ret = rmx__xfer_queue_ats(ep, op->rndv_id, op->status);
 		if (ret)
 			rmx__ep_fail(ep, ret);
 	}
@@ -540,7 +612,7 @@ static void op_done(struct rmx_ep *ep, struct rmx__op *op)
 static int deliver_am(struct rmx_ep *ep, const struct rmx__arrival *a,
 		      const char *payload)
 {
-	struct rmx__op *am = op_new(ep->p, RMX__OP_AM, NULL, a->len, NULL,
+	struct rmx__op *am = rmx__op_new(ep->p, RMX__OP_AM, NULL, a->len, NULL,
 				    ep->am_arg);
 
 	if (!am)
@@ -582,7 +654,7 @@ int rmx__am_recv(struct rmx__op *am, void *buf, size_t cap, rmx_comp_cb cb,
 	}
 	if (!ep || ep->state == RMX_EP_CLOSED)
 		return ep ? rmx__ep_closed_error(ep) : -ENOTCONN;
-	recv = op_new(ep->p, RMX__OP_RECV, buf, cap, cb, arg);
+	recv = rmx__op_new(ep->p, RMX__OP_RECV, buf, cap, cb, arg);
 	if (!recv)
 		return -ENOMEM;
 	am->am_taken = true;
@@ -591,7 +663,7 @@ int rmx__am_recv(struct rmx__op *am, void *buf, size_t cap, rmx_comp_cb cb,
 	if (ret)
 		rmx__ep_fail(ep, ret);
 	else
-		pump_or_fail(ep);
+		rmx__xfer_pump_or_fail(ep);
 	return 0;
 }
 
@@ -610,11 +682,11 @@ void rmx__am_done(struct rmx__proto *p, struct rmx__op *am)
 	if (!ep || ep->state == RMX_EP_CLOSED)
 		return;
 	rmx__rts_unpack(am->ctrl, &rts);
-	ret = queue_ats(ep, rts.id, -ECANCELED);
+	ret = rmx__xfer_queue_ats(ep, rts.id, -ECANCELED);
 	if (ret)
 		rmx__ep_fail(ep, ret);
 	else
-		pump_or_fail(ep);
+		rmx__xfer_pump_or_fail(ep);
 }
 
 /* The oldest arrival meets the oldest posted receive. */
@@ -679,14 +751,14 @@ int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
 
 	if (ret)
 		return ret;
-	op = op_new(ep->p, RMX__OP_RECV, buf, cap, cb, arg);
+	op = rmx__op_new(ep->p, RMX__OP_RECV, buf, cap, cb, arg);
 	if (!op)
 		return -ENOMEM;
 	rmx__list_add_tail(&ep->recv_posted, &op->done.node);
 	if (ep->conn) {
 		/* Buffers it frees are credits the sender may be waiting for. */
 		match(ep);
-		pump_or_fail(ep);
+		rmx__xfer_pump_or_fail(ep);
 	}
 	return 0;
 }
@@ -729,7 +801,16 @@ static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 			return;
 		}
 	}
-	if (hdr.type == RMX__MSG_CREDIT || hdr.type == RMX__MSG_ATS) {
+	if (hdr.type == RMX__MSG_RPC_REQ || hdr.type == RMX__MSG_RPC_RESP) {
+		/* RPC takes what it needs now: the buffer goes straight back. */
+		ret = rmx__rpc_on_msg(ep, &hdr, (const uint8_t *)rx_buf(ep, slot) +
+						       RMX__WIRE_HDR_SIZE);
+		if (ret) {
+			rmx__ep_fail(ep, ret);
+			return;
+		}
+	}
+	if (hdr.type != RMX__MSG_EAGER && hdr.type != RMX__MSG_RTS) {
 		ret = post_rx(ep, ep->conn, slot);
 		if (ret) {
 			rmx__ep_fail(ep, ret);
@@ -776,7 +857,7 @@ static void on_imm(struct rmx_ep *ep, uint32_t slot, const struct rmx__tp_comp *
 			 ep->peer);
 		return;
 	}
-	op = op_new(ep->p, RMX__OP_IMM, NULL, c->len, NULL, ep->imm_arg);
+	op = rmx__op_new(ep->p, RMX__OP_IMM, NULL, c->len, NULL, ep->imm_arg);
 	if (!op) {
 		rmx__ep_fail(ep, -ENOMEM);
 		return;
@@ -814,7 +895,7 @@ void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 		else
 			on_rx(ep, slot, c->len);
 		/* Credits came in, or receives were reposted: act on both. */
-		pump_or_fail(ep);
+		rmx__xfer_pump_or_fail(ep);
 		return;
 	}
 	if (slot >= ep->tx_depth || !ep->tx[slot].op)
@@ -825,7 +906,7 @@ void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 		fail_on_completion(ep, status);
 		return;
 	}
-	pump_or_fail(ep);
+	rmx__xfer_pump_or_fail(ep);
 }
 
 static void cancel_list(struct rmx__proto *p, struct rmx__list *list,

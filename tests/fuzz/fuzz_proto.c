@@ -53,6 +53,54 @@ static void fuzz_am(void *arg, rmx_am_t *msg, const void *data, size_t len)
 		rmx_am_recv(msg, arg, len % 4096, noop_cb, NULL);
 }
 
+/* Requests the script answers later (case 11), or the teardown frees. */
+static rmx_rpc_req_t *held[16];
+static unsigned int nheld;
+
+static void fuzz_handler(void *arg, rmx_rpc_req_t *req, const void *data,
+			 size_t len)
+{
+	(void)data;
+	if (arg || nheld == 16) {
+		rmx__rpc_respond(req, len & 1 ? -EIO : 0, src,
+				 (len * 8) % sizeof(src), noop_cb, NULL);
+		return;
+	}
+	held[nheld++] = req;
+}
+
+static void fuzz_call_cb(void *arg, int status, const void *resp, size_t len)
+{
+	(void)arg;
+	(void)status;
+	/* Touch the response: a sanitizer sees any stale or short buffer. */
+	if (resp && len)
+		(void)*(volatile const uint8_t *)((const uint8_t *)resp +
+						  len - 1);
+}
+
+/* An RPC message: header, then data or, with the flag, an RTS. */
+static uint32_t pack_rpc(uint8_t *payload, uint8_t type, uint8_t n,
+			 size_t len, struct script *s)
+{
+	struct rmx__rpc_hdr rh = { .call_id = byte(s) % 4, .rpc_id = n % 3,
+				   .status = type == RMX__MSG_RPC_RESP &&
+							     n & 4 ?
+						     -EIO :
+						     0 };
+
+	rmx__rpc_hdr_pack(payload, &rh);
+	if (n & 8) {
+		struct rmx__rts r = { .id = byte(s), .addr = (uintptr_t)src,
+				      .len = len * 16, .rkey = byte(s) };
+
+		rmx__rts_pack(payload + RMX__RPC_HDR_SIZE, &r);
+		return RMX__RPC_HDR_SIZE + RMX__RTS_SIZE;
+	}
+	memset(payload + RMX__RPC_HDR_SIZE, n, len % 200);
+	return (uint32_t)(RMX__RPC_HDR_SIZE + len % 200);
+}
+
 static void connect_ep(struct rmx__proto *p, struct fake_tp *tp,
 		       struct rmx_ep **ep)
 {
@@ -79,9 +127,9 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 		uint8_t op = byte(s), n = byte(s);
 		size_t len = (size_t)byte(s) << 1 | (n & 1);
 
-		switch (op % 9) {
+		switch (op % 12) {
 		case 0: {	/* a well-formed message with fuzzed fields */
-			struct rmx__wire_hdr h = { .type = n % 5,
+			struct rmx__wire_hdr h = { .type = n % 7,
 						   .credits = byte(s) % 4,
 						   .len = (uint32_t)(len % 300) };
 
@@ -99,6 +147,12 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 						      .rkey = byte(s) };
 
 				rmx__rts_pack(msg + RMX__WIRE_HDR_SIZE, &r);
+			}
+			if (h.type >= RMX__MSG_RPC_REQ && len % 4) {
+				h.flags = n & 8 ? RMX__FLAG_RNDV : 0;
+				h.len = pack_rpc(msg + RMX__WIRE_HDR_SIZE,
+						 h.type, n, len, s);
+				rmx__wire_pack(msg, &h);
 			}
 			fake_deliver_rx(tp, tp->last, byte(s), msg,
 					RMX__WIRE_HDR_SIZE + h.len, 0);
@@ -154,9 +208,32 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 			}
 			fake_deliver_rx(tp, tp->last, n, msg, 0, -ECONNRESET);
 			break;
-		default:
+		case 8:
 			tp->up->conn_closed(tp->upctx, &tp->last->base,
 					    -ECONNRESET);
+			break;
+		case 9: {	/* past 240 bytes: a rendezvous request */
+			struct rmx_rpc_params params = {
+				.timeout_ms = n & 4 ? 0 : 1,
+				.resp_buf = n & 8 ? sink[n % 8] : NULL,
+				.resp_cap = n & 8 ? len % sizeof(sink[0]) : 0,
+			};
+
+			rmx__rpc_call(ep, n % 3, src, (len * 8) % sizeof(src),
+				      &params, fuzz_call_cb, NULL, NULL);
+			break;
+		}
+		case 10:
+			if (n & 1)
+				rmx__rpc_check_deadlines(p, INT64_MAX);
+			else
+				rmx__rpc_cancel(ep, n % 8);
+			break;
+		default:
+			if (nheld)
+				rmx__rpc_respond(held[--nheld], n & 1 ? -EIO : 0,
+						 src, (len * 16) % sizeof(src),
+						 noop_cb, NULL);
 			break;
 		}
 		rmx__proto_run(p, &p->done);
@@ -185,6 +262,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    rmx__mem_init(&mem, tp, &cfg) ||
 	    rmx__proto_init(&p, &cfg, tp, &mem))
 		abort();
+	nheld = 0;
+	rmx__rpc_register(&p, 0, fuzz_handler, &p);	/* answers at once */
+	rmx__rpc_register(&p, 1, fuzz_handler, NULL);	/* holds */
 	connect_ep(&p, (struct fake_tp *)tp, &ep);
 	play(&p, (struct fake_tp *)tp, ep, &s);
 	rmx__proto_fini(&p);
