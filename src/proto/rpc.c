@@ -106,7 +106,7 @@ static void call_end(struct rmx__rpc_call *c, int status, struct rmx__list *to)
 static int rpc_send(struct rmx_ep *ep, uint8_t type,
 		    const struct rmx__rpc_hdr *rh, const void *data,
 		    size_t len, rmx_comp_cb cb, void *arg,
-		    struct rmx__op **out)
+		    struct rmx__rpc_call *call)
 {
 	struct rmx__op *op = rmx__op_new(ep->p, RMX__OP_SEND, (void *)data,
 					 len, cb, arg);
@@ -124,8 +124,11 @@ static int rpc_send(struct rmx_ep *ep, uint8_t type,
 	}
 	op->rpc_type = type;
 	rmx__rpc_hdr_pack(op->rpc_hdr, rh);
-	if (out)
-		*out = op;
+	/* Linked first: posting may fail the endpoint, and so the call. */
+	if (call) {
+		op->call = call;
+		call->send_op = op;
+	}
 	return rmx__xfer_enqueue(ep, op);
 }
 
@@ -180,8 +183,7 @@ int rmx__rpc_call(struct rmx_ep *ep, uint16_t rpc_id, const void *req,
 	}
 	rmx__list_add_tail(&ep->calls[c->id & ep->calls_mask], &c->hash);
 	ep->ncalls++;
-	ret = rpc_send(ep, RMX__MSG_RPC_REQ, &rh, req, len, NULL, NULL,
-		       &c->send_op);
+	ret = rpc_send(ep, RMX__MSG_RPC_REQ, &rh, req, len, NULL, NULL, c);
 	if (ret) {
 		rmx__heap_del(&p->call_timers, &c->timer);
 		rmx__list_del(&c->hash);
@@ -189,7 +191,6 @@ int rmx__rpc_call(struct rmx_ep *ep, uint16_t rpc_id, const void *req,
 		free(c);
 		return ret;
 	}
-	c->send_op->call = c;
 	if (call_id)
 		*call_id = c->id;
 	return 0;

@@ -386,6 +386,10 @@ static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 		return 0;	/* copied into a bounce buffer */
 	if (!op->len || op->reg)
 		return 0;
+	/* A write small enough to go inline needs no registration. */
+	if ((op->type == RMX__OP_PUT || op->type == RMX__OP_PUT_IMM) &&
+	    op->len <= ep->caps.max_inline)
+		return 0;
 	if (op->type == RMX__OP_SEND)
 		return rmx__mem_get(ep->p->mem, op->buf, op->len,
 				    RMX__TP_REMOTE_READ, &op->reg);

@@ -72,7 +72,7 @@ struct rmx__tp_rma {
 	enum rmx__tp_rma_op op;
 	void *buf;
 	uint32_t len;
-	struct rmx__tp_mr *mr;	/* NULL only when len is 0 */
+	struct rmx__tp_mr *mr;	/* NULL: len 0, or a write within max_inline */
 	uint64_t raddr, rkey;
 	uint32_t imm;		/* RMX__TP_WRITE_IMM */
 	uint64_t compare_add;	/* atomics */

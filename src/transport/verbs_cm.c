@@ -453,6 +453,11 @@ int rmx__verbs_post_rma(struct rmx__tp_conn *base,
 	sge_of(&sge, rma->buf, rma->len, rma->mr);
 	wr.sg_list = &sge;
 	wr.num_sge = rma->len ? 1 : 0;
+	if ((rma->op == RMX__TP_WRITE || rma->op == RMX__TP_WRITE_IMM) &&
+	    rma->len <= c->caps.max_inline)
+		wr.send_flags |= IBV_SEND_INLINE;
+	else if (rma->len && !rma->mr)
+		return -EINVAL;
 	if (rma->op == RMX__TP_FETCH_ADD || rma->op == RMX__TP_CMP_SWAP) {
 		wr.wr.atomic.remote_addr = rma->raddr;
 		wr.wr.atomic.rkey = (uint32_t)rma->rkey;
