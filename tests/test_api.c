@@ -103,6 +103,32 @@ START_TEST(bad_environment)
 }
 END_TEST
 
+START_TEST(knobs_listed)
+{
+	struct rmx_knob k;
+	size_t i;
+	int eager = 0;
+
+	setenv("RMX_EAGER_MAX", "4096", 1);
+	for (i = 0; rmx_knob_get(i, &k) == 0; i++) {
+		ck_assert_ptr_nonnull(k.name);
+		ck_assert_ptr_nonnull(k.def);
+		ck_assert_ptr_nonnull(k.help);
+		ck_assert_int_eq(strncmp(k.name, "RMX_", 4), 0);
+		if (!strcmp(k.name, "RMX_EAGER_MAX")) {
+			eager = 1;
+			ck_assert_str_eq(k.def, "16384");
+			ck_assert_str_eq(k.value, "4096");
+		}
+	}
+	unsetenv("RMX_EAGER_MAX");
+	ck_assert_int_gt(i, 10);
+	ck_assert_int_eq(eager, 1);
+	ck_assert_int_eq(rmx_knob_get(i, &k), -ENOENT);
+	ck_assert_int_eq(rmx_knob_get(0, NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(remote_codec)
 {
 	rmx_remote_t in = { .addr = 0x0102030405060708ull,
@@ -140,6 +166,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, no_such_device);
 	tcase_add_test(tc, bad_environment);
 	tcase_add_test(tc, remote_codec);
+	tcase_add_test(tc, knobs_listed);
 	suite_add_tcase(s, tc);
 	return s;
 }

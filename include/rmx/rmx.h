@@ -43,6 +43,19 @@ RMX_EXPORT const char *rmx_version(int *major, int *minor, int *patch);
 /* Text for a negative errno returned by any rmx call (never NULL). */
 RMX_EXPORT const char *rmx_strerror(int err);
 
+/* ---- configuration ---------------------------------------------------- */
+
+/* One RMX_* environment variable the library reads (see rmx(7)). */
+struct rmx_knob {
+	const char *name;	/* e.g. "RMX_EAGER_MAX" */
+	const char *def;	/* the default, as it would be written */
+	const char *help;	/* one line */
+	const char *value;	/* as set in the environment now, or NULL */
+};
+
+/* Describes the index-th knob, from 0; -ENOENT past the last. */
+RMX_EXPORT int rmx_knob_get(size_t index, struct rmx_knob *out);
+
 /* ---- context ---------------------------------------------------------- */
 
 /*

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* The RMX_* knobs, listed for tools such as rmx-info. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <rmx/rmx.h>
+
+#include "api/context.h"
+#include "core/config.h"
+
+int rmx_knob_get(size_t index, struct rmx_knob *out)
+{
+	const struct rmx__knob *k;
+
+	RMX__CHECK(out, "out is NULL");
+	if (index >= rmx__nknobs)
+		return -ENOENT;
+	k = &rmx__knobs[index];
+	out->name = k->name;
+	out->def = k->def;
+	out->help = k->help;
+	out->value = getenv(k->name);
+	return 0;
+}
