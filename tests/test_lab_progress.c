@@ -215,12 +215,74 @@ START_TEST(keepalive_keeps_idle_pair)
 }
 END_TEST
 
+/*
+ * Bulk data keeps the send queues full for many keepalive periods: the
+ * probes and their replies must still get through, so the pair lives.
+ */
+START_TEST(keepalive_survives_bulk)
+{
+	enum { CHUNK = 4 << 20, NPUT = 16 };
+	struct lab_comp puts[NPUT] = { { 0 } }, sent = { 0 }, got = { 0 };
+	uint8_t *src = malloc(CHUNK), *dst = malloc((size_t)NPUT * CHUNK);
+	uint8_t *rx = malloc(16 << 20), *back = malloc(16 << 20);
+	struct lab_pair lp;
+	rmx_remote_t remote;
+	rmx_mem_t *mem;
+	int i;
+
+	ck_assert_ptr_nonnull(src);
+	ck_assert_ptr_nonnull(dst);
+	ck_assert_ptr_nonnull(rx);
+	ck_assert_ptr_nonnull(back);
+	setenv("RMX_KEEPALIVE_MS", "300", 1);
+	lab_pair_open(&lp);
+	unsetenv("RMX_KEEPALIVE_MS");
+	lab_fill(src, CHUNK, 77);
+	ck_assert_int_eq(rmx_mem_reg(lp.ctx, dst, (size_t)NPUT * CHUNK,
+				     RMX_MEM_REMOTE_WRITE, &mem),
+			 0);
+	ck_assert_int_eq(rmx_mem_remote(mem, &remote), 0);
+	/* 64 MiB of writes one way, a 16 MiB rendezvous the other. */
+	for (i = 0; i < NPUT; i++)
+		ck_assert_int_eq(rmx_put(lp.client, src, CHUNK, &remote,
+					 (uint64_t)i * CHUNK, lab_comp_cb,
+					 &puts[i]),
+				 0);
+	lab_fill(rx, 16 << 20, 78);
+	ck_assert_int_eq(rmx_recv(lp.client, back, 16 << 20, lab_comp_cb,
+				  &got),
+			 0);
+	ck_assert_int_eq(rmx_send(lp.server, rx, 16 << 20, lab_comp_cb, &sent),
+			 0);
+	lab_wait_flag(lp.ctx, &puts[NPUT - 1].done, 60000);
+	lab_wait_flag(lp.ctx, &got.done, 60000);
+	lab_wait_flag(lp.ctx, &sent.done, 60000);
+	for (i = 0; i < NPUT; i++)
+		ck_assert_int_eq(puts[i].status, 0);
+	ck_assert_int_eq(got.status, 0);
+	ck_assert_int_eq(sent.status, 0);
+	ck_assert_uint_eq(lab_check(back, 16 << 20, 78), 16 << 20);
+	for (i = 0; i < NPUT; i++)
+		ck_assert_uint_eq(lab_check(dst + (size_t)i * CHUNK, CHUNK, 77),
+				  CHUNK);
+	ck_assert_int_eq(lp.cev.count[RMX_EP_EVENT_CLOSED], 0);
+	ck_assert_int_eq(lp.sev.count[RMX_EP_EVENT_CLOSED], 0);
+	ck_assert_int_eq(rmx_ep_state(lp.server), RMX_EP_CONNECTED);
+	rmx_mem_dereg(mem);
+	lab_pair_close(&lp);
+	free(src);
+	free(dst);
+	free(rx);
+	free(back);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("lab_progress");
 	TCase *tc = tcase_create("progress");
 
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, fd_wakes_for_messages);
 	tcase_add_test(tc, arm_refuses_when_callbacks_due);
 	tcase_add_test(tc, fd_wakes_at_connect_deadline);
@@ -228,6 +290,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, limits_survive_close);
 	tcase_add_test(tc, context_destroy_releases_leftovers);
 	tcase_add_test(tc, keepalive_keeps_idle_pair);
+	tcase_add_test(tc, keepalive_survives_bulk);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -133,6 +133,7 @@ struct rmx__rma_req {
 
 struct rmx__tx_slot {
 	struct rmx__op *op;	/* NULL: free */
+	uint32_t rma_bytes;	/* RDMA data this work request moves */
 };
 
 struct rmx__arrival {
@@ -191,6 +192,7 @@ struct rmx_ep {
 	struct rmx__region *tx_reg;
 	struct rmx__list tx_queue;	/* ops with data left to post */
 	struct rmx__list tx_active;	/* fully posted, awaiting completion */
+	uint64_t rma_inflight;		/* RDMA bytes posted, not completed */
 
 	/*
 	 * Credits: a message is sent only into a receive buffer the peer is

@@ -148,12 +148,26 @@ int rmx__xfer_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn)
 	return 0;
 }
 
+/*
+ * RDMA bytes posted at once per endpoint. The send queue is served in
+ * order: this bounds how long a credit message or a keepalive reply
+ * waits behind bulk data, so a busy peer never looks silent.
+ */
+#define RMA_INFLIGHT_MAX (4u << 20)
+
 static size_t chunk_of(const struct rmx_ep *ep, const struct rmx__op *op)
 {
 	size_t left = op->len - op->posted;
-	size_t max = ep->caps.max_msg ? ep->caps.max_msg : left;
+	size_t max = RMA_INFLIGHT_MAX;
 
+	if (ep->caps.max_msg && ep->caps.max_msg < max)
+		max = ep->caps.max_msg;
 	return left < max ? left : max;
+}
+
+static bool is_rma(const struct rmx__op *op)
+{
+	return op->type != RMX__OP_SEND && op->type != RMX__OP_CTRL;
 }
 
 /* Announces as many reposted receive buffers as one header can carry. */
@@ -213,6 +227,8 @@ static uint32_t take_slot(struct rmx_ep *ep, struct rmx__op *op)
 
 static void give_slot(struct rmx_ep *ep, uint32_t slot)
 {
+	ep->rma_inflight -= ep->tx[slot].rma_bytes;
+	ep->tx[slot].rma_bytes = 0;
 	ep->tx[slot].op = NULL;
 	ep->tx_free[ep->ntx_free++] = slot;
 }
@@ -323,6 +339,10 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 		rma.op = rma_op_of(op, chunk);
 		ret = ep->p->tp->ops->post_rma(ep->conn, &rma,
 					       rmx__wr_ctx(ep, 0, slot));
+		if (!ret) {
+			ep->tx[slot].rma_bytes = rma.len;
+			ep->rma_inflight += rma.len;
+		}
 		/* The notification takes a receive buffer: a credit. */
 		if (!ret && rma.op == RMX__TP_WRITE_IMM)
 			ep->tx_credits--;
@@ -419,6 +439,9 @@ static int pump(struct rmx_ep *ep)
 		}
 		/* The last credit stays for credit messages. */
 		if (needs_credit(ep, op) && ep->tx_credits < 2)
+			break;
+		if (is_rma(op) && ep->rma_inflight &&
+		    ep->rma_inflight + chunk_of(ep, op) > RMA_INFLIGHT_MAX)
 			break;
 		ret = post_next(ep, op);
 		if (ret)
@@ -936,6 +959,7 @@ void rmx__xfer_cancel(struct rmx_ep *ep, int status, struct rmx__list *to)
 	cancel_list(ep->p, &ep->recv_posted, status, to);
 	cancel_list(ep->p, &ep->reading, status, to);
 	for (i = 0; i < ep->tx_depth; i++)
-		ep->tx[i].op = NULL;
+		ep->tx[i] = (struct rmx__tx_slot){ 0 };
+	ep->rma_inflight = 0;
 	ep->arr_count = 0;
 }

@@ -309,28 +309,44 @@ static void drain_channel(struct verbs_tp *tp)
 	}
 }
 
-static int verbs_progress(struct rmx__tp *base)
+/* Delivers what the stash and up to `batches` polls of the CQ hold. */
+static int poll_cq(struct verbs_tp *tp, int batches)
 {
-	struct verbs_tp *tp = (struct verbs_tp *)base;
 	struct ibv_wc wc[VERBS_POLL_BATCH];
-	int i, n, total = 0, ret;
+	int i, n, total;
 
-	drain_channel(tp);
 	/* Stashed ones first: they were polled earlier. */
 	for (i = 0; i < tp->nstash; i++)
 		deliver(tp, &tp->stash[i]);
-	total += tp->nstash;
+	total = tp->nstash;
 	tp->nstash = 0;
+	do {
+		n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, wc);
+		if (n < 0) {
+			rmx__err("ibv_poll_cq failed: %d", n);
+			return -EIO;
+		}
+		for (i = 0; i < n; i++)
+			deliver(tp, &wc[i]);
+		total += n;
+	} while (n == VERBS_POLL_BATCH && --batches > 0);
+	return total;
+}
 
-	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, wc);
-	if (n < 0) {
-		rmx__err("ibv_poll_cq failed: %d", n);
-		return -EIO;
-	}
-	for (i = 0; i < n; i++)
-		deliver(tp, &wc[i]);
-	total += n;
+int rmx__verbs_poll_all(struct verbs_tp *tp)
+{
+	return poll_cq(tp, INT32_MAX);
+}
 
+static int verbs_progress(struct rmx__tp *base)
+{
+	struct verbs_tp *tp = (struct verbs_tp *)base;
+	int total, ret;
+
+	drain_channel(tp);
+	total = poll_cq(tp, 1);
+	if (total < 0)
+		return total;
 	ret = rmx__verbs_cm_progress(tp);
 	return ret < 0 ? ret : total + ret;
 }

@@ -13,6 +13,8 @@
 /* rdma_cm carries at most 56 bytes of private data in a RoCE REQ. */
 #define VERBS_PRIV_MAX 56
 
+struct verbs_conn;
+
 struct verbs_tp {
 	struct rmx__tp base;
 	const struct rmx__tp_upcalls *up;
@@ -38,6 +40,8 @@ struct verbs_tp {
 	/* Completions polled by arm() and not yet delivered. */
 	struct ibv_wc stash[VERBS_POLL_BATCH];
 	int nstash;
+	/* A connection whose last arrivals are being delivered: NULL once destroyed. */
+	struct verbs_conn *draining;
 };
 
 /* What an rdma_cm id's context points at: tells conns from listeners. */
@@ -67,6 +71,8 @@ struct verbs_listener {
 };
 
 int rmx__verbs_cm_progress(struct verbs_tp *tp);
+/* Delivers every completion the CQ holds now. */
+int rmx__verbs_poll_all(struct verbs_tp *tp);
 int rmx__verbs_cm_pending(struct verbs_tp *tp);
 /* Grows the shared CQ for a QP of `need` entries. */
 int rmx__verbs_cq_reserve(struct verbs_tp *tp, int need);

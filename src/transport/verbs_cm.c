@@ -184,6 +184,8 @@ void rmx__verbs_conn_destroy(struct rmx__tp_conn *base)
 {
 	struct verbs_conn *c = (struct verbs_conn *)base;
 
+	if (c->tp->draining == c)
+		c->tp->draining = NULL;
 	if (c->connected)
 		rdma_disconnect(c->id);
 	if (c->has_qp) {
@@ -346,6 +348,22 @@ int rmx__verbs_cm_pending(struct verbs_tp *tp)
 	return poll(&pfd, 1, 0) > 0;
 }
 
+/*
+ * What the peer sent before it disconnected is in the CQ by the time the
+ * event arrives, maybe after the last poll: deliver it before the
+ * connection goes. False when that delivery already destroyed it.
+ */
+static bool drained_first(struct verbs_tp *tp, enum verbs_id_kind *kind)
+{
+	tp->draining = rmx__container_of(kind, struct verbs_conn, kind);
+	if (rmx__verbs_poll_all(tp) < 0)
+		rmx__dbg("polling before a disconnect failed");
+	if (!tp->draining)
+		return false;
+	tp->draining = NULL;
+	return true;
+}
+
 int rmx__verbs_cm_progress(struct verbs_tp *tp)
 {
 	struct rdma_cm_event *ev, copy;
@@ -370,6 +388,9 @@ int rmx__verbs_cm_progress(struct verbs_tp *tp)
 		rdma_ack_cm_event(ev);
 		n++;
 		kind = copy.id->context;
+		if (copy.event == RDMA_CM_EVENT_DISCONNECTED &&
+		    *kind == VERBS_ID_CONN && !drained_first(tp, kind))
+			continue;
 		if (copy.event == RDMA_CM_EVENT_CONNECT_REQUEST)
 			on_request(tp, &copy);
 		else if (*kind == VERBS_ID_CONN)
