@@ -823,6 +823,49 @@ START_TEST(itree_against_model)
 }
 END_TEST
 
+/*
+ * Runs of ascending appends leave short nodes on the rightmost path; a
+ * node that loses its last entry must leave the tree, at every level.
+ */
+START_TEST(itree_appends_then_deletes)
+{
+	struct rmx__itree t;
+	unsigned int seed = 11, op, need, n = 0, i;
+	uintptr_t next = BASE, k;
+
+	rmx__itree_init(&t);
+	memset(in_tree, 0, sizeof(in_tree));
+	for (op = 0; op < 20000 && next < slot_key(ITREE_SLOTS); op++) {
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 8) % 3) {
+			for (need = rmx__itree_spare_needed(&t); need; need--)
+				rmx__itree_give(&t, rmx__itree_node_alloc());
+			ck_assert_int_eq(rmx__itree_insert(&t, next,
+							   (void *)next),
+					 0);
+			in_tree[(next - BASE) / 4096] = true;
+			next += 4096;
+			n++;
+		} else if (n) {
+			/* The last key mostly, else any. */
+			i = (seed >> 4) % 4 ? (unsigned int)((next - BASE) / 4096) - 1 :
+					      (seed >> 12) % (unsigned int)((next - BASE) / 4096);
+			while (!in_tree[i] && i)
+				i--;
+			if (!in_tree[i])
+				continue;
+			k = slot_key(i);
+			ck_assert(rmx__itree_remove(&t, k));
+			in_tree[i] = false;
+			n--;
+		}
+		ck_assert_uint_eq(t.count, n);
+		ck_assert_int_eq(rmx__itree_check(&t), 0);
+	}
+	rmx__itree_fini(&t);
+}
+END_TEST
+
 START_TEST(itree_ascending_fills_nodes)
 {
 	struct rmx__itree t;
@@ -1010,6 +1053,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, concurrent_insert_last_wins);
 	tcase_add_test(tc, itree_against_model);
 	tcase_add_test(tc, itree_ascending_fills_nodes);
+	tcase_add_test(tc, itree_appends_then_deletes);
 	tcase_add_test(tc, threads_and_invalidations);
 	suite_add_tcase(s, tc);
 	return s;

@@ -263,6 +263,12 @@ static bool del(struct rmx__itree *t, struct rmx__itree_node *x,
 	c = x->ptr[i];
 	if (!del(t, c, h - 1, k))
 		return false;
+	if (!fill(c)) {
+		/* A short rightmost node lost its last entry: drop it. */
+		unplace(x, fill(x), i);
+		rmx__itree_give(t, c);
+		return true;
+	}
 	x->key[i] = c->key[0];	/* separators stay exact minimums */
 	if (fill(c) < MIN_FILL)
 		rebalance(t, x, i);
@@ -276,14 +282,14 @@ bool rmx__itree_remove(struct rmx__itree *t, uintptr_t k)
 	if (!r || !del(t, r, t->height, k))
 		return false;
 	t->count--;
-	if (t->height > 1 && fill(r) == 1) {
-		t->root = r->ptr[0];
-		rmx__itree_give(t, r);
-		t->height--;
-	} else if (t->height == 1 && !fill(r)) {
+	if (!fill(r)) {
 		t->root = NULL;
 		rmx__itree_give(t, r);
 		t->height = 0;
+	} else if (t->height > 1 && fill(r) == 1) {
+		t->root = r->ptr[0];
+		rmx__itree_give(t, r);
+		t->height--;
 	}
 	return true;
 }
