@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "transport/verbs.h"
 
@@ -343,10 +344,21 @@ static int verbs_progress(struct rmx__tp *base)
 	struct verbs_tp *tp = (struct verbs_tp *)base;
 	int total, ret;
 
-	drain_channel(tp);
+	int64_t now;
+
+	if (tp->armed) {
+		drain_channel(tp);
+		tp->armed = false;
+	}
 	total = poll_cq(tp, 1);
 	if (total < 0)
 		return total;
+	/* A busy poller must not pay a system call per look at the CM. */
+	now = rmx__now_ms();
+	if (!tp->cm_due && now < tp->cm_next_ms)
+		return total;
+	tp->cm_due = false;
+	tp->cm_next_ms = now + 1;
 	ret = rmx__verbs_cm_progress(tp);
 	return ret < 0 ? ret : total + ret;
 }
@@ -370,12 +382,15 @@ static int verbs_arm(struct rmx__tp *base)
 		return -EAGAIN;
 	if (ibv_req_notify_cq(tp->cq, 0))
 		return -errno;
+	tp->armed = true;
 	/* Completions that raced the request raise no event: catch them. */
 	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, tp->stash);
 	if (n < 0)
 		return -EIO;
 	tp->nstash = n;
-	if (n || rmx__verbs_cm_pending(tp))
+	if (rmx__verbs_cm_pending(tp))
+		tp->cm_due = true;
+	if (n || tp->cm_due)
 		return -EAGAIN;
 	return 0;
 }

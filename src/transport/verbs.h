@@ -36,6 +36,10 @@ struct verbs_tp {
 
 	struct rdma_event_channel *cm;
 	int epfd;
+	/* Looking for events costs system calls: only when one may be due. */
+	bool armed;		/* the CQ may have raised a channel event */
+	bool cm_due;		/* arm() saw connection events waiting */
+	int64_t cm_next_ms;	/* otherwise, look once a millisecond */
 
 	/* Completions polled by arm() and not yet delivered. */
 	struct ibv_wc stash[VERBS_POLL_BATCH];
