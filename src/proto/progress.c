@@ -137,7 +137,7 @@ int rmx__proto_progress(struct rmx__proto *p)
 		rmx__err("rmx_progress called from a callback");
 		return -EDEADLK;
 	}
-	p->now_ms = rmx__now_ms();
+	p->now_ms = rmx__now_ms_coarse();
 	n = p->tp->ops->progress(p->tp);
 	if (n < 0)
 		return n;

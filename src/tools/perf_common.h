@@ -99,13 +99,40 @@ struct perf_setup {
 int perf_setup_pack(const struct perf_setup *s, void *buf, size_t len);
 int perf_setup_unpack(struct perf_setup *s, const void *buf, size_t len);
 
-static inline double perf_now_us(void)
+/*
+ * Microseconds. Like perftest, timed with the CPU's cycle counter where
+ * there is one: a clock read can cost microseconds where the clock
+ * source is emulated (an HPET under QEMU), and would be measured too.
+ */
+extern double perf_us_per_cycle;	/* 0 until perf_clock_init() */
+extern uint64_t perf_cycle0;
+extern double perf_us0;
+
+/* Calibrates the cycle counter against CLOCK_MONOTONIC (~20 ms). */
+void perf_clock_init(void);
+
+static inline double perf_clock_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+static inline double perf_now_us(void)
+{
+	if (!perf_us_per_cycle)
+		return perf_clock_us();
+	return perf_us0 + (double)(__rdtsc() - perf_cycle0) * perf_us_per_cycle;
+}
+#else
+static inline double perf_now_us(void)
+{
+	return perf_clock_us();
+}
+#endif
 
 /* Page-aligned, zeroed; NULL when out of memory. Free with free(). */
 void *perf_alloc(size_t len);

@@ -185,5 +185,6 @@ int main(int argc, char **argv)
 		perf_err("setenv RMX_DEVICE: %s", strerror(errno));
 		return 1;
 	}
+	perf_clock_init();
 	return o.server ? perf_client(&o) : perf_server(&o);
 }

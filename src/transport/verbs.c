@@ -354,7 +354,7 @@ static int verbs_progress(struct rmx__tp *base)
 	if (total < 0)
 		return total;
 	/* A busy poller must not pay a system call per look at the CM. */
-	now = rmx__now_ms();
+	now = rmx__now_ms_coarse();
 	if (!tp->cm_due && now < tp->cm_next_ms)
 		return total;
 	tp->cm_due = false;
