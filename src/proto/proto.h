@@ -331,6 +331,8 @@ void rmx__rpc_fini(struct rmx__proto *p);
 /* xfer.c, for rpc.c */
 struct rmx__op *rmx__op_new(struct rmx__proto *p, enum rmx__op_type type,
 			    void *buf, size_t len, rmx_comp_cb cb, void *arg);
+/* Whether a message queued now is posted (and copied) at once. */
+bool rmx__xfer_sends_now(const struct rmx_ep *ep);
 /* Queues op and posts what may go. */
 int rmx__xfer_enqueue(struct rmx_ep *ep, struct rmx__op *op);
 /* Queues a rendezvous acknowledgement; the caller pumps. */

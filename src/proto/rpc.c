@@ -101,7 +101,7 @@ static void call_end(struct rmx__rpc_call *c, int status, struct rmx__list *to)
 
 /*
  * Queues an RPC message with len bytes of data; data that fits a message
- * is copied now, so the caller may reuse it at once.
+ * is copied before this returns, so the caller may reuse it at once.
  */
 static int rpc_send(struct rmx_ep *ep, uint8_t type,
 		    const struct rmx__rpc_hdr *rh, const void *data,
@@ -113,7 +113,9 @@ static int rpc_send(struct rmx_ep *ep, uint8_t type,
 
 	if (!op)
 		return -ENOMEM;
-	if (len && len + RMX__RPC_HDR_SIZE <= rmx__ep_max_msg(ep)) {
+	/* One that goes out now is copied into a send buffer by the post. */
+	if (len && len + RMX__RPC_HDR_SIZE <= rmx__ep_max_msg(ep) &&
+	    !rmx__xfer_sends_now(ep)) {
 		op->owned = malloc(len);
 		if (!op->owned) {
 			rmx__op_free(ep->p, op);

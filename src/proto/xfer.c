@@ -455,6 +455,13 @@ static int pump(struct rmx_ep *ep)
 	return maybe_send_credits(ep);
 }
 
+/* Whether pump() would post a message queued now at once: see there. */
+bool rmx__xfer_sends_now(const struct rmx_ep *ep)
+{
+	return ep->state == RMX_EP_CONNECTED && ep->ntx_free &&
+	       ep->tx_credits >= 2 && rmx__list_empty(&ep->tx_queue);
+}
+
 /* Queues op behind the others; the caller pumps. */
 static void queue_op(struct rmx_ep *ep, struct rmx__op *op)
 {
