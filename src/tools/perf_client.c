@@ -178,6 +178,7 @@ static int lat_one(struct client *c, double *us)
 	volatile uint8_t *flag = (volatile uint8_t *)c->rbuf + c->size - 1;
 	struct spin s;
 	double t0, t1;
+	unsigned int n;
 	int ret = 0;
 
 	c->mark = 0;
@@ -187,9 +188,14 @@ static int lat_one(struct client *c, double *us)
 		c->sbuf[c->size - 1] = c->seq;
 		t0 = perf_now_us();
 		ret = post(c, on_op);
-		/* The server writes back once it saw our last byte land. */
-		while (!ret && *flag != c->seq)
-			ret = spin_step(c, &s);
+		/*
+		 * The server writes back once it saw our last byte land. Like
+		 * ib_write_lat, watch the byte itself and progress (for our
+		 * own completions) only now and then.
+		 */
+		for (n = 0; !ret && *flag != c->seq; n++)
+			if (n % 16 == 15)
+				ret = spin_step(c, &s);
 	} else {
 		/* The receive for the pong is posted outside the timing. */
 		if (c->o->test == PERF_SEND_LAT) {

@@ -270,6 +270,22 @@ static int pong(struct server *s)
 	return ret;
 }
 
+/* put_lat: watch the polled byte a while between progress calls. */
+static void watch_flag(struct server *s)
+{
+	volatile uint8_t *flag = (volatile uint8_t *)s->rbuf + s->size - 1;
+	unsigned int n;
+	int ret;
+
+	if (s->put_pending || s->setup_req)
+		return;
+	for (n = 0; n < 16 && *flag != s->expect; n++)
+		;
+	ret = pong(s);
+	if (ret && !s->err)
+		s->err = ret;
+}
+
 static int serve(struct server *s)
 {
 	double end;
@@ -283,6 +299,8 @@ static int serve(struct server *s)
 		busy = s->test == PERF_PUT_LAT || s->test == PERF_SEND_LAT ||
 		       s->test == PERF_RPC_LAT || s->test == PERF_SEND_BW ||
 		       s->test == PERF_RPC_RATE;
+		if (s->test == PERF_PUT_LAT && s->size)
+			watch_flag(s);
 		ret = busy ? rmx_progress(s->ctx) : rmx_wait(s->ctx, 100);
 		if (ret < 0) {
 			s->err_what = "rmx_progress";
