@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
 
 #include "lab.h"
 
@@ -139,4 +142,14 @@ size_t lab_check(const void *buf, size_t len, uint32_t seed)
 		if (p[i] != pattern(i, seed))
 			return i;
 	return len;
+}
+
+void lab_drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	ck_assert_int_eq(syscall(SYS_capget, &hdr, data), 0);
+	data[0].effective &= ~(1u << CAP_IPC_LOCK);
+	ck_assert_int_eq(syscall(SYS_capset, &hdr, data), 0);
 }

@@ -57,6 +57,13 @@ struct lab_comp {
 
 void lab_comp_cb(void *arg, int status, size_t len);
 
+/*
+ * Drops CAP_IPC_LOCK so RLIMIT_MEMLOCK binds even for root. Verbs state
+ * opened before it would be refused after: memlock suites run in a
+ * process of their own (RMX_TEST_MEMLOCK=1).
+ */
+void lab_drop_ipc_lock(void);
+
 /* Deterministic bytes for a (seed, offset) pair, and their check. */
 void lab_fill(void *buf, size_t len, uint32_t seed);
 /* Returns the first mismatching offset, or len when all match. */

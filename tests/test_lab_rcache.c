@@ -15,10 +15,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/capability.h>
 
 #include "check_main.h"
 #include "lab.h"
@@ -423,19 +421,6 @@ START_TEST(cache_off_still_correct)
 }
 END_TEST
 
-/* Drops CAP_IPC_LOCK so RLIMIT_MEMLOCK binds even for root. */
-static void drop_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		_exit(10);
-	data[0].effective &= ~(1u << CAP_IPC_LOCK);
-	if (syscall(SYS_capset, &hdr, data))
-		_exit(11);
-}
-
 /*
  * Runs in a process of its own (RMX_TEST_MEMLOCK=1): verbs state opened
  * before the capability drop would be refused afterwards.
@@ -449,7 +434,7 @@ START_TEST(memlock_exhaustion)
 	uint8_t *p;
 	int i;
 
-	drop_ipc_lock();
+	lab_drop_ipc_lock();
 	ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
 	/* Let the device, not the cache's own limit, say no. */
 	setenv("RMX_RCACHE_MAX_BYTES", "1G", 1);

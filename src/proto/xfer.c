@@ -418,6 +418,8 @@ static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 	return rmx__mem_get(ep->p->mem, op->buf, op->len, access, &op->reg);
 }
 
+static void op_done(struct rmx_ep *ep, struct rmx__op *op);
+
 /* Posts queued operations while send slots, and credits, allow. */
 static int pump(struct rmx_ep *ep)
 {
@@ -431,9 +433,14 @@ static int pump(struct rmx_ep *ep)
 		if (!op->posted && !op->wr_out) {
 			ret = op_prepare(ep, op);
 			if (ret) {
-				/* This operation alone fails. */
+				/*
+				 * This operation alone fails, with what hangs
+				 * on it: a rendezvous read ends its receive
+				 * and frees the sender's buffer.
+				 */
 				op->queued = false;
-				op_complete(ep->p, op, ret);
+				op->status = ret;
+				op_done(ep, op);
 				continue;
 			}
 		}
