@@ -340,8 +340,8 @@ START_TEST(eviction_and_merge)
 	struct env e;
 	int i;
 
-	/* Room for the endpoints' four rings and four idle regions. */
-	setenv("RMX_RCACHE_MAX_REGIONS", "8", 1);
+	/* Four idle regions: the endpoints' own buffers are not counted. */
+	setenv("RMX_RCACHE_MAX_REGIONS", "4", 1);
 	env_open(&e);
 	unsetenv("RMX_RCACHE_MAX_REGIONS");
 	/* Separate buffers, one page apart: no merging, LRU eviction. */
@@ -372,6 +372,35 @@ START_TEST(eviction_and_merge)
 	ck_assert_uint_le(s.bytes_pinned, s.bytes_pinned_peak);
 	env_close(&e);
 	munmap(bufs, (size_t)N * 2 * SZ);
+}
+END_TEST
+
+/*
+ * RMX_RCACHE_MAX_REGIONS limits the user's buffers only: with 1, the one
+ * buffer sent again and again stays cached (the endpoints' buffers once
+ * took every slot, and 0 of 1066 lookups hit).
+ */
+START_TEST(max_regions_counts_user_buffers)
+{
+	enum { ROUNDS = 20, SZ = 256 << 10 };
+	struct rmx_rcache_stats s;
+	uint8_t *buf = map_anon(NULL, SZ);
+	struct env e;
+	int i;
+
+	setenv("RMX_RCACHE_MAX_REGIONS", "1", 1);
+	env_open(&e);
+	unsetenv("RMX_RCACHE_MAX_REGIONS");
+	memset(buf, 0x3c, SZ);
+	for (i = 0; i < ROUNDS; i++)
+		ck_assert(put_gets(&e, buf, SZ, 0x3c));
+	ck_assert_int_eq(rmx_rcache_stats(e.lp.ctx, &s), 0);
+	ck_assert_uint_eq(s.gets, ROUNDS);
+	ck_assert_uint_eq(s.misses, 1);
+	ck_assert_uint_eq(s.hits, ROUNDS - 1);
+	ck_assert_uint_eq(s.evictions, 0);
+	env_close(&e);
+	munmap(buf, SZ);
 }
 END_TEST
 
@@ -490,6 +519,7 @@ Suite *test_suite(void)
 		tcase_set_timeout(limits, 300);
 		tcase_add_test(limits, fork_child_writes);
 		tcase_add_test(limits, eviction_and_merge);
+		tcase_add_test(limits, max_regions_counts_user_buffers);
 		tcase_add_test(limits, frame_check_catches_stale);
 		tcase_add_test(limits, cache_off_still_correct);
 		suite_add_tcase(s, limits);

@@ -376,6 +376,22 @@ struct rmx_rcache_stats {
 RMX_EXPORT int rmx_rcache_stats(rmx_context_t *ctx,
 				struct rmx_rcache_stats *out);
 
+/* How a context keeps its registrations coherent with the address space. */
+enum rmx_rcache_mode {
+	RMX_RCACHE_OFF,		/* registered and deregistered per operation */
+	RMX_RCACHE_UFFD,	/* pinned, cached, watched by userfaultfd */
+	RMX_RCACHE_ODP,		/* on-demand paging, cached */
+	RMX_RCACHE_ODP_IMPLICIT,	/* one on-demand registration for all */
+	RMX_RCACHE_UNWATCHED,	/* cached, nothing watching (testing only) */
+};
+
+/*
+ * Returns the context's enum rmx_rcache_mode, or a negative errno; *why
+ * (optional) gets a sentence naming the choice and its reason, valid
+ * while ctx lives.
+ */
+RMX_EXPORT int rmx_rcache_mode(rmx_context_t *ctx, const char **why);
+
 #ifdef __cplusplus
 }
 #endif

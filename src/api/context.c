@@ -69,16 +69,14 @@ err:
 
 static void print_stats(struct rmx_context *ctx)
 {
-	static const char *const monitors[] = { "auto", "uffd", "odp", "none" };
 	struct rmx_rcache_stats s;
+	const char *why;
 
+	rmx_rcache_mode(ctx, &why);
 	rmx_rcache_stats(ctx, &s);
 	fprintf(stderr,
-		"rmx stats: rcache %s, monitor %s: gets %llu hits %llu misses %llu merges %llu evictions %llu invalidation events %llu regions invalidated %llu registrations %llu deregistrations %llu pinned now %llu peak %llu bytes\n",
-		ctx->mem.plan.implicit ? "implicit-odp" :
-		ctx->mem.plan.cache    ? "on" : "off",
-		monitors[ctx->mem.plan.monitor],
-		(unsigned long long)s.gets, (unsigned long long)s.hits,
+		"rmx stats: rcache %s: gets %llu hits %llu misses %llu merges %llu evictions %llu invalidation events %llu regions invalidated %llu registrations %llu deregistrations %llu pinned now %llu peak %llu bytes\n",
+		why, (unsigned long long)s.gets, (unsigned long long)s.hits,
 		(unsigned long long)s.misses, (unsigned long long)s.merges,
 		(unsigned long long)s.evictions,
 		(unsigned long long)s.invalidation_events,
@@ -145,4 +143,26 @@ int rmx_wait(rmx_context_t *ctx, int timeout_ms)
 	RMX__CHECK(ctx, "ctx is NULL");
 	RMX__CHECK(timeout_ms >= -1, "timeout_ms < -1");
 	return rmx__proto_wait(&ctx->proto, timeout_ms);
+}
+
+int rmx_rcache_mode(rmx_context_t *ctx, const char **why)
+{
+	const struct rmx__mem_plan *plan;
+
+	RMX__CHECK(ctx, "NULL ctx");
+	plan = &ctx->mem.plan;
+	if (why)
+		*why = plan->why;
+	if (plan->implicit)
+		return RMX_RCACHE_ODP_IMPLICIT;
+	if (!plan->cache)
+		return RMX_RCACHE_OFF;
+	switch (plan->monitor) {
+	case RMX__MONITOR_UFFD:
+		return RMX_RCACHE_UFFD;
+	case RMX__MONITOR_ODP:
+		return RMX_RCACHE_ODP;
+	default:
+		return RMX_RCACHE_UNWATCHED;
+	}
 }

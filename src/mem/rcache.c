@@ -289,7 +289,7 @@ static void release(struct rmx__rcache *rc, struct rmx__list *rel,
 	pthread_mutex_unlock(&rc->lock);
 }
 
-static void evict_all(struct rmx__rcache *rc)
+void rmx__rcache_evict_idle(struct rmx__rcache *rc)
 {
 	struct rmx__list rel;
 
@@ -337,7 +337,7 @@ static int reg_span(struct rmx__rcache *rc, const struct span *want,
 		ret = backend_reg(rc, got, handle);
 	}
 	if (memlock_exhausted(ret) && rc->cfg.enabled) {
-		evict_all(rc);
+		rmx__rcache_evict_idle(rc);
 		ret = backend_reg(rc, got, handle);
 	}
 	if (memlock_exhausted(ret)) {

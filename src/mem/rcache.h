@@ -111,6 +111,8 @@ void rmx__rcache_invalidate(struct rmx__rcache *rc, uintptr_t start,
 			    uintptr_t end);
 /* Deregisters what invalidation left for later (outside the lock). */
 void rmx__rcache_purge(struct rmx__rcache *rc);
+/* Deregisters every idle region too: room for a registration elsewhere. */
+void rmx__rcache_evict_idle(struct rmx__rcache *rc);
 void rmx__rcache_stats(struct rmx__rcache *rc, struct rmx__rcache_stats *out);
 
 /*

@@ -112,7 +112,8 @@ int rmx__mem_init(struct rmx__mem *mem, struct rmx__tp *tp,
 	if (rmx__mem_plan_wants_uffd(cfg, tp->caps))
 		uffd_status = rmx__uffd_monitor_create(on_invalidate, mem,
 						       &mem->mon);
-	ret = rmx__mem_plan(cfg, tp->caps, uffd_status, &mem->plan);
+	ret = rmx__mem_plan(cfg, tp->caps, tp->odp_refused, uffd_status,
+			    &mem->plan);
 	if (!ret && mem->mon && mem->plan.monitor != RMX__MONITOR_UFFD) {
 		rmx__uffd_monitor_destroy(mem->mon);
 		mem->mon = NULL;
@@ -187,8 +188,15 @@ void rmx__mem_put(struct rmx__mem *mem, struct rmx__region *region)
 int rmx__mem_reg_exact(struct rmx__mem *mem, void *addr, size_t len,
 		       unsigned int access, struct rmx__tp_mr **out)
 {
-	return mem->tp->ops->mr_reg(mem->tp, addr, len,
-				    access | extra_access(mem), out);
+	int ret = mem->tp->ops->mr_reg(mem->tp, addr, len,
+				       access | extra_access(mem), out);
+
+	if ((ret == -ENOMEM || ret == -EAGAIN) && mem->rc) {
+		rmx__rcache_evict_idle(mem->rc);
+		ret = mem->tp->ops->mr_reg(mem->tp, addr, len,
+					   access | extra_access(mem), out);
+	}
+	return ret;
 }
 
 int rmx__mem_dereg_exact(struct rmx__mem *mem, struct rmx__tp_mr *mr)

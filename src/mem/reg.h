@@ -43,7 +43,12 @@ static inline struct rmx__tp_mr *rmx__region_mr(const struct rmx__region *r)
 	return r->handle;
 }
 
-/* An exact, uncached registration. */
+/*
+ * An exact, uncached registration: keys handed to peers, and memory rmx
+ * owns for as long as it is registered (endpoint buffers), which no
+ * monitor need watch and the cache's limits do not count. When locked
+ * memory runs out, the cache's idle regions make room first.
+ */
 int rmx__mem_reg_exact(struct rmx__mem *mem, void *addr, size_t len,
 		       unsigned int access, struct rmx__tp_mr **out);
 /* On failure the registration stays valid and owned by the caller. */

@@ -189,7 +189,7 @@ struct rmx_ep {
 	uint32_t *tx_free;		/* stack of free slot indices */
 	uint32_t ntx_free;
 	char *tx_bufs;
-	struct rmx__region *tx_reg;
+	struct rmx__tp_mr *tx_mr;	/* resident, outside the cache */
 	struct rmx__list tx_queue;	/* ops with data left to post */
 	struct rmx__list tx_active;	/* fully posted, awaiting completion */
 	uint64_t rma_inflight;		/* RDMA bytes posted, not completed */
@@ -206,7 +206,7 @@ struct rmx_ep {
 
 	uint32_t rx_depth;
 	char *rx_bufs;
-	struct rmx__region *rx_reg;
+	struct rmx__tp_mr *rx_mr;
 	struct rmx__arrival *arrived;	/* ring of unmatched messages */
 	uint32_t arr_head, arr_count;
 	struct rmx__list recv_posted;

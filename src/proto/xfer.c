@@ -76,12 +76,19 @@ int rmx__xfer_setup(struct rmx_ep *ep)
 	if (!ep->tx || !ep->tx_free || !ep->arrived || !ep->tx_bufs ||
 	    !ep->rx_bufs)
 		return -ENOMEM;
-	ret = rmx__mem_get(mem, ep->tx_bufs, tx_bytes, 0, &ep->tx_reg);
+	/*
+	 * Registered as long as the endpoint lives: not the cache's to
+	 * count against RMX_RCACHE_MAX_* or to evict.
+	 */
+	ret = rmx__mem_reg_exact(mem, ep->tx_bufs, tx_bytes, 0, &ep->tx_mr);
 	if (!ret)
-		ret = rmx__mem_get(mem, ep->rx_bufs, rx_bytes,
-				   RMX__TP_LOCAL_WRITE, &ep->rx_reg);
-	if (ret)
+		ret = rmx__mem_reg_exact(mem, ep->rx_bufs, rx_bytes,
+					 RMX__TP_LOCAL_WRITE, &ep->rx_mr);
+	if (ret) {
+		rmx__err("an endpoint's %zu bytes of message buffers cannot be registered: %s; raise the locked-memory limit (ulimit -l) or lower RMX_TX_DEPTH, RMX_RX_DEPTH or RMX_EAGER_MAX",
+			 tx_bytes + rx_bytes, rmx_strerror(ret));
 		return ret;
+	}
 	for (i = 0; i < ep->tx_depth; i++)
 		ep->tx_free[i] = ep->tx_depth - 1 - i;
 	ep->ntx_free = ep->tx_depth;
@@ -97,8 +104,11 @@ void rmx__xfer_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth)
 
 void rmx__xfer_teardown(struct rmx_ep *ep)
 {
-	rmx__mem_put(ep->p->mem, ep->tx_reg);
-	rmx__mem_put(ep->p->mem, ep->rx_reg);
+	if (ep->tx_mr)
+		rmx__mem_dereg_exact(ep->p->mem, ep->tx_mr);
+	if (ep->rx_mr)
+		rmx__mem_dereg_exact(ep->p->mem, ep->rx_mr);
+	ep->tx_mr = ep->rx_mr = NULL;
 	free(ep->tx);
 	free(ep->tx_free);
 	free(ep->arrived);
@@ -115,7 +125,7 @@ static int post_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn,
 		   uint32_t slot)
 {
 	return ep->p->tp->ops->post_recv(conn, rx_buf(ep, slot),
-					 ep->slot_size, rmx__region_mr(ep->rx_reg),
+					 ep->slot_size, ep->rx_mr,
 					 rmx__wr_ctx(ep, RMX__WR_RX, slot));
 }
 
@@ -208,7 +218,7 @@ static int post_msg(struct rmx_ep *ep, uint32_t slot, uint8_t type,
 		       body->len);
 	ret = ep->p->tp->ops->post_send(ep->conn, bounce,
 					(uint32_t)(RMX__WIRE_HDR_SIZE + len),
-					rmx__region_mr(ep->tx_reg),
+					ep->tx_mr,
 					rmx__wr_ctx(ep, 0, slot));
 	if (ret)
 		ep->rx_owed += hdr.credits;	/* not announced after all */

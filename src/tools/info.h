@@ -59,6 +59,9 @@ struct info_dev {
 	uint32_t nports;
 	struct info_gid *gids;		/* valid entries of all ports */
 	size_t ngids;
+	/* What an rmx context on this device chose to keep registrations coherent. */
+	int rcache_mode;		/* enum rmx_rcache_mode, or -errno */
+	char rcache_why[320];		/* the library's sentence, or the error */
 	struct info_errs errs;
 };
 
@@ -110,9 +113,13 @@ struct info_limit {
 int info_dev_probe(struct ibv_device *dev, struct info_dev *d);
 void info_dev_free(struct info_dev *d);
 size_t info_dev_limits(const struct info_dev *d, struct info_limit *out);
-/* "odp", "uffd" or "none" (cache off): RMX_RCACHE_MONITOR=auto's pick. */
-const char *info_auto_monitor(const struct info_dev *d,
-			      const struct info_uffd *u);
+/*
+ * Opens an rmx context on d (RMX_DEVICE) and keeps its registration mode
+ * and the library's reason for it: the library decides, not the tool.
+ */
+void info_rcache_probe(struct info_dev *d);
+/* "uffd", "odp"... for enum rmx_rcache_mode; "unknown" for an error. */
+const char *info_rcache_mode_str(int mode);
 const char *info_transport_str(enum ibv_transport_type t);
 const char *info_gid_type_str(uint32_t type);
 const char *info_link_layer_str(uint8_t ll);

@@ -204,23 +204,47 @@ double info_lane_gbps(uint8_t speed, const char **name)
 	return 0;
 }
 
-/*
- * What RMX_RCACHE_MONITOR=auto settles on with this device (see
- * src/mem/plan.c): ODP only when every RC operation rmx uses may fault.
- */
-const char *info_auto_monitor(const struct info_dev *d,
-			      const struct info_uffd *u)
+void info_rcache_probe(struct info_dev *d)
 {
-	const uint32_t need = IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV |
-			      IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ;
-	const struct ibv_odp_caps *o = &d->attr.odp_caps;
+	const char *old = getenv("RMX_DEVICE"), *why;
+	char *saved = old ? strdup(old) : NULL;
+	rmx_context_t *ctx;
+	int ret;
 
-	if (d->attr_ok && (o->general_caps & IBV_ODP_SUPPORT) &&
-	    (o->per_transport_caps.rc_odp_caps & need) == need)
-		return "odp";
-	if (info_uffd_monitor_ok(u))
+	setenv("RMX_DEVICE", d->name, 1);
+	ret = rmx_context_create(&ctx);
+	if (ret) {
+		d->rcache_mode = ret;
+		snprintf(d->rcache_why, sizeof(d->rcache_why),
+			 "rmx_context_create: %s", rmx_strerror(ret));
+	} else {
+		d->rcache_mode = rmx_rcache_mode(ctx, &why);
+		snprintf(d->rcache_why, sizeof(d->rcache_why), "%s", why);
+		rmx_context_destroy(ctx);
+	}
+	if (saved)
+		setenv("RMX_DEVICE", saved, 1);
+	else
+		unsetenv("RMX_DEVICE");
+	free(saved);
+}
+
+const char *info_rcache_mode_str(int mode)
+{
+	switch (mode) {
+	case RMX_RCACHE_OFF:
+		return "off";
+	case RMX_RCACHE_UFFD:
 		return "uffd";
-	return "none";
+	case RMX_RCACHE_ODP:
+		return "odp";
+	case RMX_RCACHE_ODP_IMPLICIT:
+		return "implicit-odp";
+	case RMX_RCACHE_UNWATCHED:
+		return "none";
+	default:
+		return "unknown";
+	}
 }
 
 size_t info_dev_limits(const struct info_dev *d, struct info_limit *out)
@@ -439,6 +463,8 @@ int info_dev_probe(struct ibv_device *dev, struct info_dev *d)
 	}
 	probe_inline(ctx, d);
 	ibv_close_device(ctx);
+	if (d->attr_ok)
+		info_rcache_probe(d);
 	return 0;
 }
 

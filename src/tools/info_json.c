@@ -261,7 +261,8 @@ static void device(struct jw *w, const struct info_report *r,
 			      0,
 		      info_odp_rc);
 		jw_close(w, '}');
-		jw_str(w, "rcache_monitor", info_auto_monitor(d, &r->host.uffd));
+		jw_str(w, "rcache_mode", info_rcache_mode_str(d->rcache_mode));
+		jw_str(w, "rcache_why", d->rcache_why);
 		jw_str(w, "atomic_cap", info_atomic_str(a->atomic_cap));
 		jw_open(w, "limits", '{');
 		n = info_dev_limits(d, lim);
@@ -270,7 +271,8 @@ static void device(struct jw *w, const struct info_report *r,
 		jw_close(w, '}');
 	} else {
 		jw_null(w, "odp");
-		jw_null(w, "rcache_monitor");
+		jw_null(w, "rcache_mode");
+		jw_null(w, "rcache_why");
 		jw_null(w, "atomic_cap");
 		jw_null(w, "limits");
 	}

@@ -124,7 +124,6 @@ static void device(FILE *f, const struct info_report *r,
 {
 	const struct ibv_device_attr *a = &d->attr.orig_attr;
 	struct info_limit lim[INFO_MAX_LIMITS];
-	const char *mon;
 	char buf[64];
 	size_t i, n;
 	uint32_t p;
@@ -153,9 +152,7 @@ static void device(FILE *f, const struct info_report *r,
 			      d->attr.odp_caps.per_transport_caps.rc_odp_caps :
 			      0,
 		      info_odp_rc);
-		mon = info_auto_monitor(d, &r->host.uffd);
-		kv(f, 2, "rcache monitor", "%s (RMX_RCACHE_MONITOR=auto)%s", mon,
-		   strcmp(mon, "none") ? "" : ": registration cache off");
+		kv(f, 2, "rcache", "%s", d->rcache_why);
 		kv(f, 2, "atomic_cap", "%s (%d)", info_atomic_str(a->atomic_cap),
 		   a->atomic_cap);
 		n = info_dev_limits(d, lim);

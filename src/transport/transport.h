@@ -28,10 +28,14 @@ enum rmx__tp_caps {
 	RMX__TP_CAP_ODP_IMPLICIT = 1 << 1,
 };
 
+#define RMX__TP_NOTE_MAX 200
+
 struct rmx__tp {
 	const struct rmx__tp_ops *ops;
 	uint64_t max_key;	/* widest remote key the fabric accepts */
 	unsigned int caps;	/* enum rmx__tp_caps */
+	/* Why ODP the device advertises is not in caps; "" otherwise. */
+	char odp_refused[RMX__TP_NOTE_MAX];
 };
 
 struct rmx__tp_conn {

@@ -96,18 +96,24 @@ static void fork_setup(void)
 			  strerror(ret));
 }
 
-/* ODP counts only when every RC operation rmx uses may fault. */
-static unsigned int odp_caps(struct ibv_context *verbs)
+/*
+ * ODP counts only when every RC operation rmx uses may fault, and only
+ * when it places data correctly (verbs_odp.c).
+ */
+static unsigned int odp_caps(struct verbs_tp *tp)
 {
 	const uint32_t need = IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV |
 			      IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ;
 	struct ibv_device_attr_ex ax;
 	unsigned int caps = 0;
 
-	if (ibv_query_device_ex(verbs, NULL, &ax))
+	if (ibv_query_device_ex(tp->verbs, NULL, &ax))
 		return 0;
 	if (!(ax.odp_caps.general_caps & IBV_ODP_SUPPORT) ||
 	    (ax.odp_caps.per_transport_caps.rc_odp_caps & need) != need)
+		return 0;
+	if (rmx__verbs_odp_selftest(tp, tp->base.odp_refused,
+				    sizeof(tp->base.odp_refused)))
 		return 0;
 	caps |= RMX__TP_CAP_ODP;
 	if (ax.odp_caps.general_caps & IBV_ODP_SUPPORT_IMPLICIT)
@@ -202,7 +208,7 @@ static int verbs_open(const struct rmx__config *cfg,
 		verbs_close(&tp->base);
 		return ret;
 	}
-	tp->base.caps = odp_caps(tp->verbs);
+	tp->base.caps = odp_caps(tp);
 	if (tp->dev_attr.atomic_cap != IBV_ATOMIC_NONE)
 		tp->base.caps |= RMX__TP_CAP_ATOMIC;
 	rmx__info("opened %s port %u (max_msg %u, odp %s)",

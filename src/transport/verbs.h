@@ -74,6 +74,12 @@ struct verbs_listener {
 	struct rdma_cm_id *id;
 };
 
+/*
+ * Whether on-demand regions of tp's device get every byte where it
+ * belongs (once per device and process): 0, or an error with why in note.
+ */
+int rmx__verbs_odp_selftest(struct verbs_tp *tp, char *note, size_t cap);
+
 int rmx__verbs_cm_progress(struct verbs_tp *tp);
 /* Delivers every completion the CQ holds now. */
 int rmx__verbs_poll_all(struct verbs_tp *tp);

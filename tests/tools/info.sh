@@ -45,7 +45,7 @@ run() {
 	while [[ $1 != -- ]]; do envs+=("$1"); shift; done
 	shift
 	# The lab passes the caller's RMX_* on: the defaults must show.
-	env -u RMX_EAGER_MAX "${envs[@]}" "$info" "$@" >"$tmp/$name" \
+	env -u RMX_EAGER_MAX -u RMX_RCACHE_MONITOR "${envs[@]}" "$info" "$@" >"$tmp/$name" \
 		2>"$tmp/$name.err"
 	RC=$?
 }
@@ -112,6 +112,14 @@ rxe)
 	fi
 	expect "ODP line" '^  odp: +' "$tmp/rxe0"
 	expect "ODP RC line" '^  odp_rc: +' "$tmp/rxe0"
+	# The library's own choice and reason: uffd on rxe, which has no ODP
+	# (6.1) or ODP that misplaces data (7.3); RMX_RCACHE_MONITOR shows.
+	expect "rcache mode and why" \
+		'^  rcache: +uffd: the device (has no on-demand paging|.s on-demand paging failed rmx.s self-test: .* misplaced data)' \
+		"$tmp/rxe0"
+	run rxe0_uffd RMX_RCACHE_MONITOR=uffd -- -d rxe0
+	expect "rcache follows RMX_RCACHE_MONITOR" \
+		'^  rcache: +uffd: RMX_RCACHE_MONITOR=uffd$' "$tmp/rxe0_uffd"
 	expect "max_qp_wr" '^  max_qp_wr: +[1-9]' "$tmp/rxe0"
 	expect "atomic_cap" '^  atomic_cap: +ATOMIC_' "$tmp/rxe0"
 	if match '^  error: (.*)' "$tmp/rxe0"; then
@@ -154,6 +162,8 @@ if mode == "rxe":
             bad.append("no RoCEv2 GID ::ffff:192.0.2.1: %r" % (p["gids"],))
         if not d["max_inline_data"] or d["max_inline_data"] <= 0:
             bad.append("max_inline_data %r" % (d["max_inline_data"],))
+        if d["rcache_mode"] != "uffd" or not d["rcache_why"].startswith("uffd: "):
+            bad.append("rcache %r: %r" % (d["rcache_mode"], d["rcache_why"]))
         if d["errors"]:
             bad.append("errors: %r" % (d["errors"],))
 for b in bad:
