@@ -59,13 +59,17 @@ static void monitor_unwatch(void *ctx, uintptr_t start, uintptr_t end)
 	rmx__uffd_monitor_unwatch(ctx, start, end);
 }
 
+/*
+ * The monitor is the process's: other contexts' events come before this
+ * one's cache exists (it subscribes first), and concern nothing here.
+ */
 static void on_invalidate(void *arg, uintptr_t start, uintptr_t end)
 {
 	struct rmx__mem *mem = arg;
+	struct rmx__rcache *rc = __atomic_load_n(&mem->rc, __ATOMIC_ACQUIRE);
 
-	/* Nothing is watched before the cache exists; be safe anyway. */
-	if (mem->rc)
-		rmx__rcache_invalidate(mem->rc, start, end);
+	if (rc)
+		rmx__rcache_invalidate(rc, start, end);
 }
 
 static int setup_implicit(struct rmx__mem *mem)
@@ -93,13 +97,19 @@ static int setup_cache(struct rmx__mem *mem, const struct rmx__config *cfg)
 	struct rmx__rcache_monitor mon = { .watch = monitor_watch,
 					   .unwatch = monitor_unwatch,
 					   .ctx = mem->mon };
+	struct rmx__rcache *rc;
+	int ret;
 
 	rmx__rcache_default_limits(&rcfg.max_regions, &rcfg.max_bytes);
 	if (cfg->rcache_max_regions)
 		rcfg.max_regions = cfg->rcache_max_regions;
 	if (cfg->rcache_max_bytes)
 		rcfg.max_bytes = cfg->rcache_max_bytes;
-	return rmx__rcache_create(&rcfg, &be, mem->mon ? &mon : NULL, &mem->rc);
+	ret = rmx__rcache_create(&rcfg, &be, mem->mon ? &mon : NULL, &rc);
+	/* The monitor thread may look already: publish it whole. */
+	if (!ret)
+		__atomic_store_n(&mem->rc, rc, __ATOMIC_RELEASE);
+	return ret;
 }
 
 int rmx__mem_init(struct rmx__mem *mem, struct rmx__tp *tp,
@@ -109,6 +119,7 @@ int rmx__mem_init(struct rmx__mem *mem, struct rmx__tp *tp,
 
 	memset(mem, 0, sizeof(*mem));
 	mem->tp = tp;
+	/* Subscribes to the process's monitor (starting it if first). */
 	if (rmx__mem_plan_wants_uffd(cfg, tp->caps))
 		uffd_status = rmx__uffd_monitor_create(on_invalidate, mem,
 						       &mem->mon);
@@ -135,7 +146,7 @@ int rmx__mem_init(struct rmx__mem *mem, struct rmx__tp *tp,
 
 void rmx__mem_fini(struct rmx__mem *mem)
 {
-	/* The monitor calls into the cache: stop it first. */
+	/* The monitor calls into the cache: unsubscribe first. */
 	if (mem->mon)
 		rmx__uffd_monitor_destroy(mem->mon);
 	mem->mon = NULL;
