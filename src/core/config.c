@@ -53,6 +53,8 @@ const struct rmx__knob rmx__knobs[] = {
 	     "verify on every cache hit that the pages still map the same frames (needs CAP_SYS_ADMIN)"),
 	KNOB("RMX_STATS", "0", RMX__KNOB_BOOL, stats,
 	     "print registration cache counters when a context is destroyed"),
+	KNOB("RMX_RNDV_EXACT", "on", RMX__KNOB_BOOL, rndv_exact,
+	     "a rendezvous peer may read exactly the message, until it acknowledges; off: the cached registration's key (faster, exposes its neighbours)"),
 	KNOB("RMX_RPC_MAX", "64M", RMX__KNOB_SIZE, rpc_max,
 	     "largest RPC request or response sent or accepted"),
 	KNOB_UINT("RMX_KEEPALIVE_MS", "3000", 0, 3600000, keepalive_ms,

@@ -24,6 +24,7 @@ struct rmx__config {
 	int rcache_monitor;	/* enum rmx__monitor_kind */
 	bool rcache_check;	/* verify frames on every hit */
 	bool stats;		/* print counters at context destroy */
+	bool rndv_exact;	/* rendezvous keys cover the message only */
 	uint32_t keepalive_ms;	/* 0: off */
 	uint64_t rpc_max;	/* largest RPC payload either way */
 };

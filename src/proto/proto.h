@@ -64,9 +64,14 @@ struct rmx__op {
 	uint64_t swap;
 	rmx_imm_cb imm_cb;	/* IMM */
 	struct rmx__region *reg;
-	/* Rendezvous: a send waits for its ATS; a read serves a receive. */
+	/*
+	 * Rendezvous: a send waits for its ATS; a read serves a receive.
+	 * offered: an exact registration of the message, the peer's only
+	 * key to it, gone when the ATS comes (or the operation ends).
+	 */
 	uint64_t rndv_id;
 	bool awaiting_ats;
+	struct rmx__tp_mr *offered;
 	struct rmx__op *parent;		/* the receive an internal read fills */
 	uint8_t ctrl[RMX__RTS_SIZE];	/* CTRL: the payload */
 	uint8_t ctrl_type;

@@ -34,12 +34,22 @@ void rmx__op_free(struct rmx__proto *p, struct rmx__op *op)
 	rmx__list_add_tail(&p->free_ops, &op->done.node);
 }
 
+/* The peer can no longer read what a rendezvous send offered. */
+static void revoke_offer(struct rmx__proto *p, struct rmx__op *op)
+{
+	if (op->offered && rmx__mem_dereg_exact(p->mem, op->offered))
+		rmx__err("a rendezvous registration could not be released: the peer may still read %zu bytes at %p",
+			 op->len, (void *)op->buf);
+	op->offered = NULL;
+}
+
 /* Moves a finished operation to a list of due callbacks. */
 static void op_finish(struct rmx__proto *p, struct rmx__op *op, int status,
 		      struct rmx__list *to)
 {
 	if (!op->status)
 		op->status = status;
+	revoke_offer(p, op);
 	rmx__mem_put(p->mem, op->reg);
 	op->reg = NULL;
 	free(op->owned);
@@ -302,7 +312,8 @@ static int post_send_msg(struct rmx_ep *ep, uint32_t slot, struct rmx__op *op)
 	/* Rendezvous: the peer reads the buffer, then says so. */
 	rts = (struct rmx__rts){ .id = ++ep->rndv_next_id,
 				 .addr = (uintptr_t)op->buf, .len = op->len,
-				 .rkey = rmx__region_mr(op->reg)->rkey };
+				 .rkey = op->offered ? op->offered->rkey :
+					 rmx__region_mr(op->reg)->rkey };
 	rmx__rts_pack(rts_buf, &rts);
 	body.data = rts_buf;
 	body.len = sizeof(rts_buf);
@@ -406,6 +417,24 @@ static bool is_atomic(enum rmx__op_type type)
 	return type == RMX__OP_FADD || type == RMX__OP_CSWAP;
 }
 
+/*
+ * What the peer may read of a rendezvous send. A cached registration
+ * covers whole pages and whatever neighbours the cache merged in, for as
+ * long as it is cached: its key would let the peer read them, and keep
+ * reading after the send completed. So by default the peer gets a key
+ * of its own to exactly the message, deregistered when its ATS comes.
+ * (Memory windows would keep the cache's pinning, but rxe does not hold
+ * a read to the window's range: only the registration's range counts.)
+ */
+static int offer_rendezvous(struct rmx_ep *ep, struct rmx__op *op)
+{
+	if (!ep->p->cfg->rndv_exact)
+		return rmx__mem_get(ep->p->mem, op->buf, op->len,
+				    RMX__TP_REMOTE_READ, &op->reg);
+	return rmx__mem_reg_exact(ep->p->mem, op->buf, op->len,
+				  RMX__TP_REMOTE_READ, &op->offered);
+}
+
 /* Checks what can only be checked once the peer's limits are known. */
 static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 {
@@ -414,15 +443,14 @@ static int op_prepare(struct rmx_ep *ep, struct rmx__op *op)
 	if (op->type == RMX__OP_CTRL ||
 	    (op->type == RMX__OP_SEND && send_is_eager(ep, op)))
 		return 0;	/* copied into a bounce buffer */
-	if (!op->len || op->reg)
+	if (!op->len || op->reg || op->offered)
 		return 0;
 	/* A write small enough to go inline needs no registration. */
 	if ((op->type == RMX__OP_PUT || op->type == RMX__OP_PUT_IMM) &&
 	    op->len <= ep->caps.max_inline)
 		return 0;
 	if (op->type == RMX__OP_SEND)
-		return rmx__mem_get(ep->p->mem, op->buf, op->len,
-				    RMX__TP_REMOTE_READ, &op->reg);
+		return offer_rendezvous(ep, op);
 	access = op->type == RMX__OP_GET || is_atomic(op->type) ?
 			 RMX__TP_LOCAL_WRITE : 0;
 	return rmx__mem_get(ep->p->mem, op->buf, op->len, access, &op->reg);
@@ -630,6 +658,8 @@ static int on_ats(struct rmx_ep *ep, const struct rmx__ats *ats)
 
 		if (op->awaiting_ats && op->rndv_id == ats->id) {
 			op->awaiting_ats = false;
+			/* Done reading, says the peer: it may read no more. */
+			revoke_offer(ep->p, op);
 			if (ats->status && !op->status)
 				op->status = ats->status < 0 ? ats->status :
 							       -EREMOTEIO;
