@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
 #include "mem/rcache.h"
 
 #define BASE ((uintptr_t)1 << 40)	/* fake addresses: never touched */
@@ -55,21 +56,6 @@ static int fake_watch(void *ctx, uintptr_t start, uintptr_t end)
 
 static void fake_unwatch(void *ctx, uintptr_t start, uintptr_t end)
 {
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static uint64_t xorshift(uint64_t *s)

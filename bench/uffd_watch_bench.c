@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
 #include "mem/monitor_uffd.h"
 
 #define NCOUNTS 3
@@ -36,21 +37,6 @@ static uintptr_t page;
 
 static void on_invalidate(void *arg, uintptr_t start, uintptr_t end)
 {
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* Whether this kernel answers PROCMAP_QUERY (struct procmap_query: 104 B). */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,4 +153,19 @@ void lab_drop_ipc_lock(void)
 	ck_assert_int_eq(syscall(SYS_capget, &hdr, data), 0);
 	data[0].effective &= ~(1u << CAP_IPC_LOCK);
 	ck_assert_int_eq(syscall(SYS_capset, &hdr, data), 0);
+}
+
+void *lab_map(void *at, size_t len, int prot)
+{
+	void *p = mmap(at, len, prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED : 0), -1,
+		       0);
+
+	ck_assert_msg(p != MAP_FAILED, "mmap of %zu bytes failed", len);
+	return p;
+}
+
+void *lab_map_anon(void *at, size_t len)
+{
+	return lab_map(at, len, PROT_READ | PROT_WRITE);
 }

@@ -64,6 +64,11 @@ void lab_comp_cb(void *arg, int status, size_t len);
  */
 void lab_drop_ipc_lock(void);
 
+/* A private anonymous mapping (at: MAP_FIXED there); fails the test if none. */
+void *lab_map(void *at, size_t len, int prot);
+/* The same, readable and writable. */
+void *lab_map_anon(void *at, size_t len);
+
 /* Deterministic bytes for a (seed, offset) pair, and their check. */
 void lab_fill(void *buf, size_t len, uint32_t seed);
 /* Returns the first mismatching offset, or len when all match. */

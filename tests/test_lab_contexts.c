@@ -98,22 +98,12 @@ static void both_cache(struct side *a, struct side *b, const void *p,
 		      (unsigned long)hb, (unsigned long)hits(b));
 }
 
-static void *map_anon(void *at, size_t len)
-{
-	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED : 0), -1,
-		       0);
-
-	ck_assert(p != MAP_FAILED);
-	return p;
-}
-
 /* p gets new pages holding SEED_NEW's bytes; both must send those. */
 static void remap_both_fresh(struct side *a, struct side *b, uint8_t *p,
 			     size_t len)
 {
 	ck_assert_int_eq(munmap(p, len), 0);
-	ck_assert_ptr_eq(map_anon(p, len), p);
+	ck_assert_ptr_eq(lab_map_anon(p, len), p);
 	lab_fill(p, len, SEED_NEW);
 	send_check(b, p, len, SEED_NEW);
 	send_check(a, p, len, SEED_NEW);
@@ -129,7 +119,7 @@ START_TEST(munmap_then_mmap_fixed)
 	side_open(&b, NULL);
 	for (i = 0; i < NSIZES; i++) {
 		len = sizes[i];
-		p = map_anon(NULL, len);
+		p = lab_map_anon(NULL, len);
 		lab_fill(p, len, SEED_OLD);
 		both_cache(&a, &b, p, len, SEED_OLD);
 		remap_both_fresh(&a, &b, p, len);
@@ -186,7 +176,7 @@ START_TEST(eviction_in_one_keeps_other)
 	side_open(&a, "1");
 	side_open(&b, NULL);
 	/* A hole between them: neighbours would merge, not evict. */
-	p = map_anon(NULL, 3 * len);
+	p = lab_map_anon(NULL, 3 * len);
 	q = p + 2 * len;
 	ck_assert_int_eq(munmap(p + len, len), 0);
 	lab_fill(p, len, SEED_OLD);
@@ -214,12 +204,12 @@ START_TEST(close_one_keeps_other)
 
 	side_open(&a, NULL);
 	side_open(&b, NULL);
-	p = map_anon(NULL, len);
+	p = lab_map_anon(NULL, len);
 	lab_fill(p, len, SEED_OLD);
 	both_cache(&a, &b, p, len, SEED_OLD);
 	side_close(&a);
 	ck_assert_int_eq(munmap(p, len), 0);
-	ck_assert_ptr_eq(map_anon(p, len), p);
+	ck_assert_ptr_eq(lab_map_anon(p, len), p);
 	lab_fill(p, len, SEED_NEW);
 	send_check(&b, p, len, SEED_NEW);
 	/* A context opened now starts from the same monitor. */

@@ -106,10 +106,7 @@ END_TEST
 START_TEST(unaligned_rma_lands_exactly)
 {
 	const size_t len = 3 * 4096 + 100, map = 8 * 4096;
-	uint8_t *a = mmap(NULL, map, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint8_t *b = mmap(NULL, map, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *a = lab_map_anon(NULL, map), *b = lab_map_anon(NULL, map);
 	uint8_t *src = a + 4096 + 16, *dst = b + 4096 + 1000;
 	struct lab_comp put = { 0 }, get = { 0 };
 	rmx_remote_t remote;
@@ -118,7 +115,6 @@ START_TEST(unaligned_rma_lands_exactly)
 	size_t i;
 
 	unset_monitor();
-	ck_assert(a != MAP_FAILED && b != MAP_FAILED);
 	lab_pair_open(&lp);
 	ck_assert_int_eq(rmx_mem_reg(lp.ctx, b, map,
 				     RMX_MEM_REMOTE_READ | RMX_MEM_REMOTE_WRITE,

@@ -97,9 +97,7 @@ static void victim_open(struct victim *v)
 
 	memset(v, 0, sizeof(*v));
 	lab_pair_open(&v->lp);
-	v->big = mmap(NULL, BIG, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert(v->big != MAP_FAILED);
+	v->big = lab_map_anon(NULL, BIG);
 	lab_fill(v->big, BIG, 77);
 	/* Sent whole once: the cache now covers all of it. */
 	ck_assert_int_eq(rmx_recv(v->lp.server, sink, BIG, lab_comp_cb, &r), 0);

@@ -96,16 +96,6 @@ static int second_put(struct env *e, const void *src, size_t len)
 	return !fresh;
 }
 
-static void *map_anon(void *at, size_t len)
-{
-	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED : 0), -1,
-		       0);
-
-	ck_assert(p != MAP_FAILED);
-	return p;
-}
-
 /* Each scenario returns 1 when it caught stale data, -1 if not testable. */
 typedef int (*scenario_fn)(struct env *e, size_t len);
 
@@ -116,7 +106,7 @@ typedef int (*scenario_fn)(struct env *e, size_t len);
 static int anon_round(struct env *e, size_t len,
 		      void (*change)(uint8_t *p, size_t len))
 {
-	uint8_t *p = map_anon(NULL, len);
+	uint8_t *p = lab_map_anon(NULL, len);
 	int stale;
 
 	memset(p, PAT_A, len);
@@ -131,13 +121,13 @@ static int anon_round(struct env *e, size_t len,
 static void unmap_and_map_fixed(uint8_t *p, size_t len)
 {
 	ck_assert_int_eq(munmap(p, len), 0);
-	ck_assert_ptr_eq(map_anon(p, len), p);
+	ck_assert_ptr_eq(lab_map_anon(p, len), p);
 }
 
 static void map_fixed_over(uint8_t *p, size_t len)
 {
 	/* Replacing a mapping in place unmaps the old pages too. */
-	ck_assert_ptr_eq(map_anon(p, len), p);
+	ck_assert_ptr_eq(lab_map_anon(p, len), p);
 }
 
 static void discard(uint8_t *p, size_t len)
@@ -182,7 +172,7 @@ static int malloc_free_malloc(struct env *e, size_t len)
 
 static int mremap_moves(struct env *e, size_t len)
 {
-	uint8_t *p = map_anon(NULL, len), *away = map_anon(NULL, len);
+	uint8_t *p = lab_map_anon(NULL, len), *away = lab_map_anon(NULL, len);
 	int stale;
 
 	memset(p, PAT_A, len);
@@ -190,7 +180,7 @@ static int mremap_moves(struct env *e, size_t len)
 	ck_assert_ptr_eq(mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 				away),
 			 away);
-	ck_assert_ptr_eq(map_anon(p, len), p);
+	ck_assert_ptr_eq(lab_map_anon(p, len), p);
 	memset(p, PAT_B, len);
 	stale = second_put(e, p, len);
 	/* The pages that moved still send what they hold. */
@@ -309,7 +299,7 @@ START_TEST(fork_child_writes)
 	env_open(&e);
 	for (i = 0; i < NSIZES; i++) {
 		size_t len = sizes[i];
-		uint8_t *p = map_anon(NULL, len);
+		uint8_t *p = lab_map_anon(NULL, len);
 		pid_t pid;
 		int st;
 
@@ -336,7 +326,7 @@ START_TEST(eviction_and_merge)
 {
 	enum { N = 16, SZ = 64 << 10 };
 	struct rmx_rcache_stats s;
-	uint8_t *bufs = map_anon(NULL, (size_t)N * 2 * SZ);
+	uint8_t *bufs = lab_map_anon(NULL, (size_t)N * 2 * SZ);
 	struct env e;
 	int i;
 
@@ -384,7 +374,7 @@ START_TEST(max_regions_counts_user_buffers)
 {
 	enum { ROUNDS = 20, SZ = 256 << 10 };
 	struct rmx_rcache_stats s;
-	uint8_t *buf = map_anon(NULL, SZ);
+	uint8_t *buf = lab_map_anon(NULL, SZ);
 	struct env e;
 	int i;
 
@@ -417,12 +407,12 @@ START_TEST(frame_check_catches_stale)
 	env_open(&e);
 	unsetenv("RMX_RCACHE_CHECK");
 	unsetenv("RMX_RCACHE_MONITOR");
-	p = map_anon(NULL, len);
+	p = lab_map_anon(NULL, len);
 	memset(p, PAT_A, len);
 	ck_assert(put_gets(&e, p, len, PAT_A));
 	ck_assert(put_gets(&e, p, len, PAT_A));	/* a verified hit */
 	ck_assert_int_eq(munmap(p, len), 0);
-	ck_assert_ptr_eq(map_anon(p, len), p);
+	ck_assert_ptr_eq(lab_map_anon(p, len), p);
 	memset(p, PAT_B, len);
 	ck_assert_int_eq(rmx_put(e.lp.client, p, len, &e.remote, 0,
 				 lab_comp_cb, &c),
@@ -468,7 +458,7 @@ START_TEST(memlock_exhaustion)
 	/* Let the device, not the cache's own limit, say no. */
 	setenv("RMX_RCACHE_MAX_BYTES", "1G", 1);
 	env_open_sized(&e, 4u << 20);
-	p = map_anon(NULL, 32u << 20);
+	p = lab_map_anon(NULL, 32u << 20);
 	/* Idle cached regions fill the limit; later ones need evictions. */
 	for (i = 0; i < 8; i++) {
 		uint8_t *src = p + ((size_t)i << 22);

@@ -19,14 +19,6 @@
 #define RPC_SEND 7	/* answers the u32 byte count the request asks for */
 #define MIB (1024 * 1024)
 
-static uint8_t *map_anon(size_t len, int prot)
-{
-	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	return p;
-}
-
 /* Whatever can't be registered: read-only, or past the memlock limit. */
 struct target {
 	size_t len;		/* also the message size */
@@ -59,9 +51,9 @@ static void rig_open(struct rig *r, const struct target *t)
 	memset(r, 0, sizeof(*r));
 	r->t = *t;
 	lab_pair_open(&r->lp);
-	r->src = map_anon(t->len, PROT_READ | PROT_WRITE);
-	r->good = map_anon(t->ok_len, PROT_READ | PROT_WRITE);
-	r->bad = map_anon(t->len, t->prot);
+	r->src = lab_map(NULL, t->len, PROT_READ | PROT_WRITE);
+	r->good = lab_map(NULL, t->ok_len, PROT_READ | PROT_WRITE);
+	r->bad = lab_map(NULL, t->len, t->prot);
 	lab_fill(r->src, t->len, 21);
 	ck_assert_int_eq(rmx_rpc_register(r->lp.ctx, RPC_SEND, responder, r),
 			 0);
