@@ -69,6 +69,9 @@ void *lab_map(void *at, size_t len, int prot);
 /* The same, readable and writable. */
 void *lab_map_anon(void *at, size_t len);
 
+/* The first offset in buf that is not `byte`, or len when all are. */
+size_t lab_first_not(const void *buf, size_t len, uint8_t byte);
+
 /* Deterministic bytes for a (seed, offset) pair, and their check. */
 void lab_fill(void *buf, size_t len, uint32_t seed);
 /* Returns the first mismatching offset, or len when all match. */

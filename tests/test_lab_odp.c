@@ -128,11 +128,10 @@ START_TEST(unaligned_rma_lands_exactly)
 			 0);
 	lab_wait_flag(lp.ctx, &put.done, 20000);
 	ck_assert_int_eq(put.status, 0);
-	for (i = 0; i < map; i++) {
-		if (b + i >= dst && b + i < dst + len)
-			continue;
-		ck_assert_msg(b[i] == 0xa5, "put wrote outside at %zu", i);
-	}
+	i = lab_first_not(b, (size_t)(dst - b), 0xa5);
+	ck_assert_msg(i == (size_t)(dst - b), "put wrote before the target at %zu", i);
+	i = lab_first_not(dst + len, map - (size_t)(dst + len - b), 0xa5);
+	ck_assert_msg(i == map - (size_t)(dst + len - b), "put wrote past the target at +%zu", i);
 	ck_assert_uint_eq(lab_check(dst, len, 5), len);
 	/* And back, into the unaligned source: the read's sink. */
 	memset(a, 0x5a, map);
@@ -142,11 +141,10 @@ START_TEST(unaligned_rma_lands_exactly)
 	lab_wait_flag(lp.ctx, &get.done, 20000);
 	ck_assert_int_eq(get.status, 0);
 	ck_assert_uint_eq(lab_check(src, len, 5), len);
-	for (i = 0; i < map; i++) {
-		if (a + i >= src && a + i < src + len)
-			continue;
-		ck_assert_msg(a[i] == 0x5a, "get wrote outside at %zu", i);
-	}
+	i = lab_first_not(a, (size_t)(src - a), 0x5a);
+	ck_assert_msg(i == (size_t)(src - a), "get wrote before the sink at %zu", i);
+	i = lab_first_not(src + len, map - (size_t)(src + len - a), 0x5a);
+	ck_assert_msg(i == map - (size_t)(src + len - a), "get wrote past the sink at +%zu", i);
 	ck_assert_int_eq(rmx_mem_dereg(mem), 0);
 	lab_pair_close(&lp);
 	munmap(a, map);

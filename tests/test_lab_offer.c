@@ -48,18 +48,24 @@ struct victim {
 	uint8_t *big;
 };
 
-/* Progresses both contexts until *flag is set. */
-static void spin_both(rmx_context_t *a, rmx_context_t *b,
-		      const volatile int *flag, int ms)
+/* Progresses both contexts until *count reaches want; fails after ms. */
+static void wait_both(rmx_context_t *a, rmx_context_t *b,
+		      const volatile int *count, int want, int ms)
 {
 	int i;
 
-	for (i = 0; i < ms && !*flag; i++) {
+	for (i = 0; i < ms && *count < want; i++) {
 		lab_spin(a, 1);
-		if (b)
-			rmx_progress(b);
+		if (rmx_progress(b) < 0)
+			break;
 	}
-	ck_assert_msg(*flag, "timed out after %d ms", ms);
+	ck_assert_msg(*count >= want, "timed out after %d ms", ms);
+}
+
+static void spin_both(rmx_context_t *a, rmx_context_t *b,
+		      const volatile int *flag, int ms)
+{
+	wait_both(a, b, flag, 1, ms);
 }
 
 static void spy_outside(struct attacker *a, uint64_t addr)
@@ -146,9 +152,7 @@ static void attacker_open(struct attacker *a, struct victim *v)
 	ck_assert_int_eq(rmx_connect(a->ctx, addr, &prm, &a->ep), 0);
 	spin_both(a->ctx, v->lp.ctx, &a->ev.count[RMX_EP_EVENT_CONNECTED],
 		  10000);
-	spin_both(v->lp.ctx, a->ctx, &v->lp.accepts, 10000);
-	while (v->lp.accepts < 2)
-		spin_both(v->lp.ctx, a->ctx, &v->lp.accepts, 10000);
+	wait_both(v->lp.ctx, a->ctx, &v->lp.accepts, 2, 10000);
 	v->from_attacker = v->lp.server;
 	v->lp.server = v->honest;
 	ck_assert_int_eq(rmx_ep_set_am_cb(a->ep, on_offer, a), 0);
@@ -170,9 +174,8 @@ static void spied_nothing(const struct attacker *a)
 	ck_assert_msg(a->spied.status == -EACCES,
 		      "a read the victim did not allow ended with %d (%s)",
 		      a->spied.status, rmx_strerror(a->spied.status));
-	for (i = 0; i < SPY; i++)
-		ck_assert_msg(!a->spy[i], "byte %zu of the victim's memory leaked",
-			      i);
+	i = lab_first_not(a->spy, SPY, 0);
+	ck_assert_msg(i == SPY, "byte %zu of the victim's memory leaked", i);
 }
 
 START_TEST(read_outside_the_offer)
