@@ -115,7 +115,7 @@ rxe)
 	# The library's own choice and reason: uffd on rxe, which has no ODP
 	# (6.1) or ODP that misplaces data (7.3); RMX_RCACHE_MONITOR shows.
 	expect "rcache mode and why" \
-		'^  rcache: +uffd: the device (has no on-demand paging|.s on-demand paging failed rmx.s self-test: .* misplaced data)' \
+		'^  rcache: +uffd: the device( has no on-demand paging|.s on-demand paging failed rmx.s self-test: .* misplaced data)' \
 		"$tmp/rxe0"
 	run rxe0_uffd RMX_RCACHE_MONITOR=uffd -- -d rxe0
 	expect "rcache follows RMX_RCACHE_MONITOR" \
