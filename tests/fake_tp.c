@@ -5,29 +5,30 @@
 
 #include "fake_tp.h"
 
-static int fake_open(const struct rmx__config *cfg,
+static int fake_open(struct rmx__loop *loop,
 		     const struct rmx__tp_upcalls *up, void *upctx,
 		     struct rmx__tp **out)
 {
 	struct fake_tp *tp = calloc(1, sizeof(*tp));
 
-	(void)cfg;
+	(void)loop;
 	if (!tp)
 		return -ENOMEM;
 	tp->base.ops = &fake_tp_ops;
 	tp->base.max_key = UINT32_MAX;
-	tp->base.caps = RMX__TP_CAP_ATOMIC;
+	tp->base.caps = RMX__TP_CAP_ATOMIC | RMX__TP_CAP_IMM_CONSUMES_RECV |
+			RMX__TP_CAP_ORDERED | RMX__TP_CAP_LOCAL_MR |
+			RMX__TP_CAP_CONNECTED;
 	tp->up = up;
 	tp->upctx = upctx;
 	*out = &tp->base;
 	return 0;
 }
 
-int fake_tp_open(const struct rmx__config *cfg,
-		 const struct rmx__tp_upcalls *up, void *upctx,
-		 struct rmx__tp **out)
+int fake_tp_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
+		 void *upctx, struct rmx__tp **out)
 {
-	return fake_open(cfg, up, upctx, out);
+	return fake_open(loop, up, upctx, out);
 }
 
 static void fake_close(struct rmx__tp *tp)
@@ -44,19 +45,6 @@ static const char *fake_name(const struct rmx__tp *tp)
 static int fake_progress(struct rmx__tp *tp)
 {
 	(void)tp;
-	return 0;
-}
-
-static int fake_fd(const struct rmx__tp *tp)
-{
-	(void)tp;
-	return -1;
-}
-
-static int fake_add_fd(struct rmx__tp *tp, int fd)
-{
-	(void)tp;
-	(void)fd;
 	return 0;
 }
 
@@ -89,7 +77,7 @@ static int fake_mr_dereg(struct rmx__tp_mr *mr)
 }
 
 static int fake_connect(struct rmx__tp *base, const struct sockaddr *dst,
-			const struct rmx__tp_conn_caps *want, const void *priv,
+			const struct rmx__tp_conn_want *want, const void *priv,
 			size_t priv_len, uint32_t timeout_ms, void *owner,
 			struct rmx__tp_conn **out)
 {
@@ -104,7 +92,8 @@ static int fake_connect(struct rmx__tp *base, const struct sockaddr *dst,
 		return -ENOMEM;
 	c->base.tp = base;
 	c->base.owner = owner;
-	c->caps = *want;
+	c->caps.sq_depth = want->sq_depth;
+	c->caps.rq_depth = want->rq_depth;
 	if (c->caps.rq_depth > FAKE_MAX_WR)
 		c->caps.rq_depth = FAKE_MAX_WR;
 	if (c->caps.sq_depth > FAKE_MAX_WR)
@@ -209,8 +198,6 @@ const struct rmx__tp_ops fake_tp_ops = {
 	.close = fake_close,
 	.device_name = fake_name,
 	.progress = fake_progress,
-	.fd = fake_fd,
-	.add_fd = fake_add_fd,
 	.arm = fake_arm,
 	.mr_reg = fake_mr_reg,
 	.mr_dereg = fake_mr_dereg,

@@ -37,9 +37,8 @@ struct fake_tp {
 extern const struct rmx__tp_ops fake_tp_ops;
 
 /* Opens a fake transport directly (not through rmx__tp_open). */
-int fake_tp_open(const struct rmx__config *cfg,
-		 const struct rmx__tp_upcalls *up, void *upctx,
-		 struct rmx__tp **out);
+int fake_tp_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
+		 void *upctx, struct rmx__tp **out);
 
 /* Delivers the posted receive at index i with len bytes from data. */
 void fake_deliver_rx(struct fake_tp *tp, struct fake_conn *c, int i,

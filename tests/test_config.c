@@ -5,6 +5,7 @@
 #include "check_main.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "transport/transport.h"
 
 static const char *const *fake_env;
 
@@ -31,7 +32,7 @@ START_TEST(defaults)
 
 	ck_assert_int_eq(load(NULL, &cfg), 0);
 	ck_assert_int_eq(cfg.log_level, RMX__LOG_WARN);
-	ck_assert_str_eq(cfg.device, "");
+	ck_assert_int_eq(cfg.transport, RMX__TRANSPORT_AUTO);
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 5000);
 	ck_assert_uint_eq(cfg.eager_max, 16384);
 	ck_assert_uint_eq(cfg.tx_depth, 128);
@@ -42,7 +43,7 @@ END_TEST
 START_TEST(overrides)
 {
 	static const char *const env[] = {
-		"RMX_LOG_LEVEL=debug", "RMX_DEVICE=rxe0",
+		"RMX_LOG_LEVEL=debug", "RMX_TRANSPORT=verbs",
 		"RMX_EAGER_MAX=0x1000", "RMX_RX_DEPTH=16",
 		"RMX_CONNECT_TIMEOUT_MS=250", NULL,
 	};
@@ -50,7 +51,7 @@ START_TEST(overrides)
 
 	ck_assert_int_eq(load(env, &cfg), 0);
 	ck_assert_int_eq(cfg.log_level, RMX__LOG_DEBUG);
-	ck_assert_str_eq(cfg.device, "rxe0");
+	ck_assert_int_eq(cfg.transport, RMX__TRANSPORT_VERBS);
 	ck_assert_uint_eq(cfg.eager_max, 4096);
 	ck_assert_uint_eq(cfg.rx_depth, 16);
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 250);
@@ -65,8 +66,7 @@ START_TEST(rejects_bad_values)
 		{ "RMX_RX_DEPTH=99999999999", NULL },
 		{ "RMX_LOG_LEVEL=loud", NULL },	  { "RMX_LOG_LEVEL=9", NULL },
 		{ "RMX_TX_DEPTH= 8", NULL },
-		{ "RMX_DEVICE=0123456789012345678901234567890123456789012345678901234567890123456789",
-		  NULL },
+		{ "RMX_TRANSPORT=carrier-pigeon", NULL },
 	};
 	struct rmx__config cfg;
 	size_t i;
@@ -112,15 +112,52 @@ START_TEST(cache_knobs)
 }
 END_TEST
 
+/* A backend's table loads the same way into its own struct. */
+START_TEST(string_knob_bounds)
+{
+	struct name8 {
+		char name[8];
+	} out;
+	static const struct rmx__knob tab[] = {
+		{ .name = "RMX_TEST_NAME", .def = "dflt",
+		  .type = RMX__KNOB_STRING, .offset = 0, .max = 8,
+		  .help = "a name" },
+	};
+	static const char *const ok[] = { "RMX_TEST_NAME=1234567", NULL };
+	static const char *const bad[] = { "RMX_TEST_NAME=12345678", NULL };
+
+	fake_env = NULL;
+	ck_assert_int_eq(rmx__knobs_load(tab, 1, &out, fake_getenv), 0);
+	ck_assert_str_eq(out.name, "dflt");
+	fake_env = ok;
+	ck_assert_int_eq(rmx__knobs_load(tab, 1, &out, fake_getenv), 0);
+	ck_assert_str_eq(out.name, "1234567");
+	fake_env = bad;
+	rmx__log_level = RMX__LOG_NONE;
+	ck_assert_int_eq(rmx__knobs_load(tab, 1, &out, fake_getenv),
+			 -ENAMETOOLONG);
+	rmx__log_level = RMX__LOG_WARN;
+}
+END_TEST
+
+static void check_knob(const struct rmx__knob *k)
+{
+	ck_assert(!strncmp(k->name, "RMX_", 4));
+	ck_assert(k->help && *k->help);
+	ck_assert(k->def != NULL);
+}
+
 START_TEST(every_knob_documented)
 {
+	const struct rmx__knob *k;
 	size_t i;
 
-	for (i = 0; i < rmx__nknobs; i++) {
-		ck_assert(!strncmp(rmx__knobs[i].name, "RMX_", 4));
-		ck_assert(rmx__knobs[i].help && *rmx__knobs[i].help);
-		ck_assert(rmx__knobs[i].def != NULL);
-	}
+	for (i = 0; i < rmx__nknobs; i++)
+		check_knob(&rmx__knobs[i]);
+	/* The backends' own: the verbs one has RMX_DEVICE. */
+	for (i = 0; (k = rmx__tp_knob(i)); i++)
+		check_knob(k);
+	ck_assert_uint_ge(i, 1);
 }
 END_TEST
 
@@ -145,6 +182,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, overrides);
 	tcase_add_test(tc, rejects_bad_values);
 	tcase_add_test(tc, cache_knobs);
+	tcase_add_test(tc, string_knob_bounds);
 	tcase_add_test(tc, every_knob_documented);
 	tcase_add_test(tc, log_levels);
 	suite_add_tcase(s, tc);

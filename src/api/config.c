@@ -7,15 +7,18 @@
 
 #include "api/context.h"
 #include "core/config.h"
+#include "transport/transport.h"
 
 int rmx_knob_get(size_t index, struct rmx_knob *out)
 {
 	const struct rmx__knob *k;
 
 	RMX__CHECK(out, "out is NULL");
-	if (index >= rmx__nknobs)
+	/* The core's knobs, then each built-in backend's. */
+	k = index < rmx__nknobs ? &rmx__knobs[index] :
+				  rmx__tp_knob(index - rmx__nknobs);
+	if (!k)
 		return -ENOENT;
-	k = &rmx__knobs[index];
 	out->name = k->name;
 	out->def = k->def;
 	out->help = k->help;

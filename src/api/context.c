@@ -43,25 +43,30 @@ int rmx_context_create(rmx_context_t **out)
 	if (ret)
 		goto err;
 	rmx__log_init();
-	ret = rmx__tp_open("verbs", &ctx->cfg, &rmx__proto_upcalls,
-			   &ctx->proto, &ctx->tp);
+	ret = rmx__loop_init(&ctx->loop);
 	if (ret)
 		goto err;
+	ret = rmx__tp_open(ctx->cfg.transport, &ctx->loop, &rmx__proto_upcalls,
+			   &ctx->proto, &ctx->tp);
+	if (ret)
+		goto err_loop;
 	rmx__list_init(&ctx->mems);
 	ret = rmx__mem_init(&ctx->mem, ctx->tp, &ctx->cfg);
-	if (ret) {
-		ctx->tp->ops->close(ctx->tp);
-		goto err;
-	}
-	ret = rmx__proto_init(&ctx->proto, &ctx->cfg, ctx->tp, &ctx->mem);
+	if (ret)
+		goto err_tp;
+	ret = rmx__proto_init(&ctx->proto, &ctx->cfg, &ctx->loop, ctx->tp,
+			      &ctx->mem);
 	if (ret) {
 		rmx__proto_fini(&ctx->proto);
 		rmx__mem_fini(&ctx->mem);
-		ctx->tp->ops->close(ctx->tp);
-		goto err;
+		goto err_tp;
 	}
 	*out = ctx;
 	return 0;
+err_tp:
+	ctx->tp->ops->close(ctx->tp);
+err_loop:
+	rmx__loop_fini(&ctx->loop);
 err:
 	free(ctx);
 	return ret;
@@ -97,6 +102,7 @@ void rmx_context_destroy(rmx_context_t *ctx)
 		print_stats(ctx);
 	rmx__mem_fini(&ctx->mem);
 	ctx->tp->ops->close(ctx->tp);
+	rmx__loop_fini(&ctx->loop);
 	free(ctx);
 }
 
@@ -129,7 +135,7 @@ int rmx_progress(rmx_context_t *ctx)
 int rmx_context_fd(rmx_context_t *ctx)
 {
 	RMX__CHECK(ctx, "ctx is NULL");
-	return ctx->tp->ops->fd(ctx->tp);
+	return rmx__loop_fd(&ctx->loop);
 }
 
 int rmx_arm(rmx_context_t *ctx)

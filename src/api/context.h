@@ -10,6 +10,7 @@
 /* A context wires one instance of each layer together. */
 struct rmx_context {
 	struct rmx__config cfg;
+	struct rmx__loop loop;	/* rmx_context_fd(): the backend's fds and timers */
 	struct rmx__tp *tp;
 	struct rmx__mem mem;
 	struct rmx__proto proto;

@@ -14,6 +14,7 @@
 	{ .name = n, .def = d, .help = h, .type = t,                     \
 	  .offset = offsetof(struct rmx__config, field) }
 
+static const char *const transport_choices[] = { "auto", "verbs", NULL };
 static const char *const monitor_choices[] = { "auto", "uffd", "odp", "none",
 					       NULL };
 
@@ -21,9 +22,10 @@ const struct rmx__knob rmx__knobs[] = {
 	{ .name = "RMX_LOG_LEVEL", .def = "warn", .type = RMX__KNOB_LOG_LEVEL,
 	  .offset = offsetof(struct rmx__config, log_level),
 	  .help = "log verbosity: none, error, warn, info, debug, trace" },
-	{ .name = "RMX_DEVICE", .def = "", .type = RMX__KNOB_STRING,
-	  .offset = offsetof(struct rmx__config, device),
-	  .help = "RDMA device to open (default: first with an active port)" },
+	{ .name = "RMX_TRANSPORT", .def = "auto", .type = RMX__KNOB_ENUM,
+	  .offset = offsetof(struct rmx__config, transport),
+	  .choices = transport_choices,
+	  .help = "transport backend: auto (the first built-in one that opens) or verbs" },
 	KNOB_UINT("RMX_CONNECT_TIMEOUT_MS", "5000", 1, 3600000,
 		  connect_timeout_ms,
 		  "bound on address/route resolution and connection setup"),
@@ -34,10 +36,6 @@ const struct rmx__knob rmx__knobs[] = {
 		  "send queue entries per endpoint"),
 	KNOB_UINT("RMX_RX_DEPTH", "64", 4, 16384, rx_depth,
 		  "pre-posted receive buffers per endpoint"),
-	KNOB_UINT("RMX_CQ_SIZE", "1024", 16, 1 << 22, cq_size,
-		  "initial completion queue entries (grows with endpoints)"),
-	KNOB_UINT("RMX_MAX_INLINE", "64", 0, 4096, max_inline,
-		  "inline data bytes to request per queue pair"),
 	KNOB("RMX_RCACHE", "on", RMX__KNOB_BOOL, rcache,
 	     "pin-down registration cache; off registers per operation"),
 	KNOB_UINT("RMX_RCACHE_MAX_REGIONS", "0", 0, 1 << 24,
@@ -138,10 +136,9 @@ static int parse_enum(const struct rmx__knob *k, const char *s, int *out)
 	return -EINVAL;
 }
 
-static int apply(struct rmx__config *cfg, const struct rmx__knob *k,
-		 const char *s)
+static int apply(void *base, const struct rmx__knob *k, const char *s)
 {
-	void *field = (char *)cfg + k->offset;
+	void *field = (char *)base + k->offset;
 	int ret;
 
 	switch (k->type) {
@@ -160,7 +157,7 @@ static int apply(struct rmx__config *cfg, const struct rmx__knob *k,
 		*(int *)field = ret;
 		return 0;
 	case RMX__KNOB_STRING:
-		if (strlen(s) >= RMX__DEVICE_NAME_MAX)
+		if (strlen(s) >= k->max)
 			return -ENAMETOOLONG;
 		strcpy(field, s);
 		return 0;
@@ -168,7 +165,8 @@ static int apply(struct rmx__config *cfg, const struct rmx__knob *k,
 	return -EINVAL;
 }
 
-int rmx__config_load(struct rmx__config *cfg, rmx__getenv_fn env)
+int rmx__knobs_load(const struct rmx__knob *table, size_t n, void *base,
+		    rmx__getenv_fn env)
 {
 	const struct rmx__knob *k;
 	const char *val;
@@ -176,15 +174,14 @@ int rmx__config_load(struct rmx__config *cfg, rmx__getenv_fn env)
 
 	if (!env)
 		env = plain_getenv;
-	memset(cfg, 0, sizeof(*cfg));
-	for (k = rmx__knobs; k < rmx__knobs + rmx__nknobs; k++) {
-		ret = apply(cfg, k, k->def);
+	for (k = table; k < table + n; k++) {
+		ret = apply(base, k, k->def);
 		if (ret)
 			return ret;	/* a bad built-in default is a bug */
 		val = env(k->name);
 		if (!val)
 			continue;
-		ret = apply(cfg, k, val);
+		ret = apply(base, k, val);
 		if (ret) {
 			if (k->type == RMX__KNOB_UINT)
 				rmx__err("%s=\"%s\": expected an integer in [%u, %u]",
@@ -195,4 +192,10 @@ int rmx__config_load(struct rmx__config *cfg, rmx__getenv_fn env)
 		}
 	}
 	return 0;
+}
+
+int rmx__config_load(struct rmx__config *cfg, rmx__getenv_fn env)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	return rmx__knobs_load(rmx__knobs, rmx__nknobs, cfg, env);
 }

@@ -6,18 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RMX__DEVICE_NAME_MAX 64
-
-/* Everything a context reads from the RMX_* environment, validated. */
+/*
+ * Everything a context reads from the RMX_* environment, validated. Each
+ * transport backend reads its own knobs (its ops->knobs) the same way.
+ */
 struct rmx__config {
 	int log_level;
-	char device[RMX__DEVICE_NAME_MAX];	/* "" : first active port */
+	int transport;		/* enum rmx__transport_kind */
 	uint32_t connect_timeout_ms;
 	uint32_t eager_max;	/* largest message payload */
 	uint32_t tx_depth;	/* send work requests per endpoint */
 	uint32_t rx_depth;	/* pre-posted receives per endpoint */
-	uint32_t cq_size;	/* initial completion queue entries */
-	uint32_t max_inline;	/* inline data requested per QP */
 	bool rcache;		/* pin-down cache on */
 	uint32_t rcache_max_regions;	/* 0: derived default */
 	uint64_t rcache_max_bytes;	/* 0: derived from RLIMIT_MEMLOCK */
@@ -27,6 +26,11 @@ struct rmx__config {
 	bool rndv_exact;	/* rendezvous keys cover the message only */
 	uint32_t keepalive_ms;	/* 0: off */
 	uint64_t rpc_max;	/* largest RPC payload either way */
+};
+
+enum rmx__transport_kind {
+	RMX__TRANSPORT_AUTO,	/* the first backend that opens */
+	RMX__TRANSPORT_VERBS,
 };
 
 enum rmx__monitor_kind {
@@ -41,7 +45,7 @@ enum rmx__knob_type {
 	RMX__KNOB_SIZE,		/* bytes, with an optional K, M or G suffix */
 	RMX__KNOB_BOOL,		/* 0/1, on/off, yes/no, true/false */
 	RMX__KNOB_ENUM,		/* one of choices[], stored as its index */
-	RMX__KNOB_STRING,
+	RMX__KNOB_STRING,	/* max: the field's size, NUL included */
 	RMX__KNOB_LOG_LEVEL,
 };
 
@@ -51,7 +55,7 @@ struct rmx__knob {
 	const char *def;
 	const char *help;
 	enum rmx__knob_type type;
-	size_t offset;		/* into struct rmx__config */
+	size_t offset;		/* into the table's struct */
 	uint32_t min, max;	/* RMX__KNOB_UINT bounds */
 	const char *const *choices;	/* RMX__KNOB_ENUM, NULL-terminated */
 };
@@ -62,10 +66,13 @@ extern const size_t rmx__nknobs;
 typedef const char *(*rmx__getenv_fn)(const char *name);
 
 /*
- * Fills cfg from the defaults and the environment (getenv when env is
- * NULL). A malformed or out-of-range value is an error naming the
- * variable, never silently replaced by the default.
+ * Fills the struct at base from table's defaults and the environment
+ * (getenv when env is NULL). A malformed or out-of-range value is an error
+ * naming the variable, never silently replaced by the default.
  */
+int rmx__knobs_load(const struct rmx__knob *table, size_t n, void *base,
+		    rmx__getenv_fn env);
+/* The core table into cfg. */
 int rmx__config_load(struct rmx__config *cfg, rmx__getenv_fn env);
 
 #endif

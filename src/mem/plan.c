@@ -13,7 +13,7 @@
 bool rmx__mem_plan_wants_uffd(const struct rmx__config *cfg,
 			      unsigned int tp_caps)
 {
-	if (!cfg->rcache)
+	if (!cfg->rcache || tp_caps & RMX__TP_CAP_MR_CACHE)
 		return false;
 	return cfg->rcache_monitor == RMX__MONITOR_UFFD ||
 	       (cfg->rcache_monitor == RMX__MONITOR_AUTO &&
@@ -60,6 +60,11 @@ int rmx__mem_plan(const struct rmx__config *cfg, unsigned int tp_caps,
 	out->monitor = RMX__MONITOR_NONE;
 	if (!cfg->rcache) {
 		why(out, "off: RMX_RCACHE=0, every operation registers and deregisters its buffer");
+		return 0;
+	}
+	if (tp_caps & RMX__TP_CAP_MR_CACHE) {
+		/* Two caches would pin twice and invalidate one of them late. */
+		why(out, "off: the transport caches registrations itself");
 		return 0;
 	}
 

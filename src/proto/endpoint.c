@@ -210,18 +210,18 @@ static void priv_of(const struct rmx__proto *p, uint8_t *buf)
 	rmx__conn_priv_pack(buf, &cp);
 }
 
-static void want_caps(const struct rmx__proto *p, struct rmx__tp_conn_caps *c)
+static void want_caps(const struct rmx__proto *p, struct rmx__tp_conn_want *c)
 {
 	c->sq_depth = p->cfg->tx_depth;
 	c->rq_depth = p->cfg->rx_depth;
-	c->max_inline = p->cfg->max_inline;
-	c->max_msg = 0;
+	/* Credits: a receive is posted for every message the peer sends. */
+	c->recv_guaranteed = true;
 }
 
 int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out)
 {
-	struct rmx__tp_conn_caps want;
+	struct rmx__tp_conn_want want;
 	uint8_t priv[RMX__CONN_PRIV_SIZE];
 	char peer[64];
 	struct rmx_ep *ep;
@@ -387,7 +387,7 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 {
 	struct rmx_listener *l = tpl->owner;
 	struct rmx__proto *p = upctx;
-	struct rmx__tp_conn_caps want;
+	struct rmx__tp_conn_want want;
 	uint8_t mine[RMX__CONN_PRIV_SIZE];
 	struct rmx__conn_priv cp;
 	struct rmx_ep *ep;

@@ -3,19 +3,21 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "proto/proto.h"
 
+/* Transport behaviour the protocol cannot do without (yet). */
+#define PROTO_NEEDS (RMX__TP_CAP_ORDERED | RMX__TP_CAP_LOCAL_MR)
+
 int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
-		    struct rmx__tp *tp, struct rmx__mem *mem)
+		    struct rmx__loop *loop, struct rmx__tp *tp,
+		    struct rmx__mem *mem)
 {
 	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
+	p->loop = loop;
 	p->tp = tp;
 	p->mem = mem;
 	rmx__list_init(&p->eps);
@@ -25,11 +27,14 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 	rmx__list_init(&p->rpc_open);
 	p->tab_free = UINT32_MAX;
 	p->next_deadline = INT64_MAX;
-	/* Connection deadlines must wake a caller sleeping on the fd. */
-	p->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (p->timerfd < 0)
-		return -errno;
-	return tp->ops->add_fd(tp, p->timerfd);
+	if ((tp->caps & PROTO_NEEDS) != PROTO_NEEDS) {
+		rmx__err("transport %s lacks %s%s, which rmx's protocol needs; use another RMX_TRANSPORT",
+			 tp->ops->name,
+			 tp->caps & RMX__TP_CAP_ORDERED ? "" : "in-order delivery per connection ",
+			 tp->caps & RMX__TP_CAP_LOCAL_MR ? "" : "local registrations");
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
 
 void rmx__proto_fini(struct rmx__proto *p)
@@ -47,8 +52,6 @@ void rmx__proto_fini(struct rmx__proto *p)
 		free(rmx__container_of(n, struct rmx__op, done.node));
 	free(p->tab);
 	p->tab = NULL;
-	if (p->timerfd >= 0)
-		close(p->timerfd);
 }
 
 static void ep_events(struct rmx__proto *p, struct rmx_ep *ep)
@@ -146,29 +149,13 @@ int rmx__proto_progress(struct rmx__proto *p)
 	return n + rmx__proto_run(p, &p->done);
 }
 
-/* Sets the timer to the next endpoint or call deadline, or disarms it. */
+/* Sets the loop's timer to the next endpoint or call deadline. */
 static int arm_timer(struct rmx__proto *p)
 {
 	int64_t next = rmx__ep_next_deadline(p);
 	int64_t call = rmx__rpc_next_deadline(p);
-	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
-	uint64_t expirations;
 
-	/* Consume a past expiry so the fd stops reading as ready. */
-	if (read(p->timerfd, &expirations, sizeof(expirations)) < 0 &&
-	    errno != EAGAIN)
-		return -errno;
-	if (call < next)
-		next = call;
-	if (next != INT64_MAX) {
-		if (next <= rmx__now_ms())
-			return -EAGAIN;
-		its.it_value.tv_sec = next / 1000;
-		its.it_value.tv_nsec = (next % 1000) * 1000000;
-	}
-	if (timerfd_settime(p->timerfd, TFD_TIMER_ABSTIME, &its, NULL))
-		return -errno;
-	return 0;
+	return rmx__loop_set_timer(p->loop, call < next ? call : next);
 }
 
 int rmx__proto_arm(struct rmx__proto *p)
@@ -185,7 +172,6 @@ int rmx__proto_arm(struct rmx__proto *p)
 int rmx__proto_wait(struct rmx__proto *p, int timeout_ms)
 {
 	int64_t end = timeout_ms < 0 ? INT64_MAX : rmx__now_ms() + timeout_ms;
-	struct epoll_event ev;
 	int n, ret;
 
 	for (;;) {
@@ -202,9 +188,9 @@ int rmx__proto_wait(struct rmx__proto *p, int timeout_ms)
 		left = end - rmx__now_ms();
 		if (left <= 0)
 			return 0;
-		ret = epoll_wait(p->tp->ops->fd(p->tp), &ev, 1,
-				 left > 60000 ? 60000 : (int)left);
-		if (ret < 0 && errno != EINTR)
-			return -errno;
+		ret = rmx__loop_sleep(p->loop,
+				      left > 60000 ? 60000 : (int)left);
+		if (ret)
+			return ret;
 	}
 }

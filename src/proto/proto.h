@@ -245,7 +245,7 @@ struct rmx__proto {
 	uint32_t tab_cap, tab_free;
 	struct rmx__list *running;	/* list whose callbacks run now */
 	struct rmx_ep *cb_ep;	/* endpoint whose event callback runs */
-	int timerfd;		/* wakes rmx_context_fd() at deadlines */
+	struct rmx__loop *loop;	/* its timer wakes rmx_context_fd() at deadlines */
 	struct rmx__heap call_timers;	/* RPC deadlines, all endpoints */
 	struct rmx__rpc_handler *handlers;	/* by rpc id */
 	uint32_t nhandlers;
@@ -255,7 +255,8 @@ struct rmx__proto {
 extern const struct rmx__tp_upcalls rmx__proto_upcalls;
 
 int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
-		    struct rmx__tp *tp, struct rmx__mem *mem);
+		    struct rmx__loop *loop, struct rmx__tp *tp,
+		    struct rmx__mem *mem);
 void rmx__proto_fini(struct rmx__proto *p);
 int rmx__proto_progress(struct rmx__proto *p);
 int rmx__proto_wait(struct rmx__proto *p, int timeout_ms);

@@ -263,7 +263,7 @@ static enum rmx__tp_rma_op rma_op_of(const struct rmx__op *op, size_t chunk)
 	case RMX__OP_CSWAP:
 		return RMX__TP_CMP_SWAP;
 	case RMX__OP_PUT_IMM:
-		/* RC order: the last chunk's notice follows all the data. */
+		/* Ordered (RMX__TP_CAP_ORDERED): the notice follows all data. */
 		if (op->posted + chunk == op->len)
 			return RMX__TP_WRITE_IMM;
 		return RMX__TP_WRITE;
@@ -278,7 +278,8 @@ static bool needs_credit(const struct rmx_ep *ep, const struct rmx__op *op)
 	if (op->type == RMX__OP_SEND || op->type == RMX__OP_CTRL)
 		return true;
 	return op->type == RMX__OP_PUT_IMM &&
-	       op->posted + chunk_of(ep, op) == op->len;
+	       op->posted + chunk_of(ep, op) == op->len &&
+	       ep->p->tp->caps & RMX__TP_CAP_IMM_CONSUMES_RECV;
 }
 
 static size_t rpc_head_len(const struct rmx__op *op)
@@ -364,8 +365,9 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 			ep->tx[slot].rma_bytes = rma.len;
 			ep->rma_inflight += rma.len;
 		}
-		/* The notification takes a receive buffer: a credit. */
-		if (!ret && rma.op == RMX__TP_WRITE_IMM)
+		/* Where the notice takes a receive buffer, it is a credit. */
+		if (!ret && rma.op == RMX__TP_WRITE_IMM &&
+		    ep->p->tp->caps & RMX__TP_CAP_IMM_CONSUMES_RECV)
 			ep->tx_credits--;
 	}
 	if (ret) {

@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The transport interface: one backend per fabric behind an ops table.
- * A backend posts work requests, polls completions and connection events,
- * and reports them upward through rmx__tp_upcalls. It knows nothing of
- * messages or protocols: a posted operation carries an opaque 64-bit
- * context that comes back with its completion.
+ * The transport interface: one backend per fabric behind an ops table,
+ * each in its own folder. A backend posts work requests, polls completions
+ * and connection events, and reports them upward through rmx__tp_upcalls.
+ * It knows nothing of messages, credits or RPC: a posted operation carries
+ * an opaque 64-bit context that comes back with its completion. What
+ * differs between fabrics is declared in caps, and the layers above read
+ * it instead of assuming one fabric's behaviour.
+ *
+ * Every backend guarantees, whatever its caps:
+ * - each posted work request completes exactly once, through
+ *   upcalls->completion from progress() (never from inside a post call);
+ * - once a connection fails, its outstanding work requests complete with
+ *   an error (flushed: -ECANCELED) and no later receive on it succeeds;
+ * - data a receive completion reports is in the posted buffer.
  */
 #ifndef RMX_TRANSPORT_H
 #define RMX_TRANSPORT_H
@@ -15,25 +24,46 @@
 #include <sys/socket.h>
 
 #include "core/config.h"
+#include "core/loop.h"
 
 struct rmx__tp_ops;
 
-/* Each backend object starts with its common part. */
+/* What a backend's fabric does; the protocol picks its path by them. */
 enum rmx__tp_caps {
-	/* 64-bit fetch-add and compare-swap on remote memory. */
-	RMX__TP_CAP_ATOMIC = 1 << 2,
 	/* Registrations may fault pages in on demand for every RC operation. */
 	RMX__TP_CAP_ODP = 1 << 0,
 	/* One on-demand registration may cover the whole address space. */
 	RMX__TP_CAP_ODP_IMPLICIT = 1 << 1,
+	/* 64-bit fetch-add and compare-swap on remote memory. */
+	RMX__TP_CAP_ATOMIC = 1 << 2,
+	/*
+	 * A write with immediate data consumes a posted receive at the
+	 * target, which completes with has_imm (verbs). Without it the
+	 * notice needs no receive.
+	 */
+	RMX__TP_CAP_IMM_CONSUMES_RECV = 1 << 3,
+	/*
+	 * The work requests of one connection take effect at the target in
+	 * the order posted: a write's data is in place before a later
+	 * send's or the write's own immediate notice is delivered (RC).
+	 */
+	RMX__TP_CAP_ORDERED = 1 << 4,
+	/* Local buffers of sends, receives and RMA must be registered. */
+	RMX__TP_CAP_LOCAL_MR = 1 << 5,
+	/* The backend caches registrations itself: no cache above it. */
+	RMX__TP_CAP_MR_CACHE = 1 << 6,
+	/* Connections are the fabric's own, each failing on its own. */
+	RMX__TP_CAP_CONNECTED = 1 << 7,
 };
 
 #define RMX__TP_NOTE_MAX 200
 
+/* Each backend object starts with its common part. */
 struct rmx__tp {
 	const struct rmx__tp_ops *ops;
 	uint64_t max_key;	/* widest remote key the fabric accepts */
 	unsigned int caps;	/* enum rmx__tp_caps */
+	uint32_t max_priv;	/* bytes of private data a connect carries */
 	/* Why ODP the device advertises is not in caps; "" otherwise. */
 	char odp_refused[RMX__TP_NOTE_MAX];
 };
@@ -66,7 +96,7 @@ enum rmx__tp_access {
 enum rmx__tp_rma_op {
 	RMX__TP_WRITE,
 	RMX__TP_READ,
-	RMX__TP_WRITE_IMM,	/* consumes a receive at the target */
+	RMX__TP_WRITE_IMM,	/* data, then a notice (see RMX__TP_CAP_IMM_CONSUMES_RECV) */
 	RMX__TP_FETCH_ADD,	/* 8 bytes; the old value lands in buf */
 	RMX__TP_CMP_SWAP,
 };
@@ -92,11 +122,23 @@ struct rmx__tp_comp {
 	uint32_t imm;		/* host order */
 };
 
-/* Queue sizes asked for, and granted, per connection. */
+/* What the layer above asks of a connection. */
+struct rmx__tp_conn_want {
+	uint32_t sq_depth;
+	uint32_t rq_depth;
+	/*
+	 * The layer above posts a receive before each message the peer
+	 * may send (credits): a send finding none is an error, to be
+	 * reported quickly rather than retried for long.
+	 */
+	bool recv_guaranteed;
+};
+
+/* What a connection was granted. */
 struct rmx__tp_conn_caps {
 	uint32_t sq_depth;
 	uint32_t rq_depth;
-	uint32_t max_inline;
+	uint32_t max_inline;	/* bytes a send or write may carry unregistered */
 	uint32_t max_msg;	/* largest single transfer */
 };
 
@@ -124,18 +166,24 @@ struct rmx__tp_upcalls {
 
 struct rmx__tp_ops {
 	const char *name;
-	int (*open)(const struct rmx__config *cfg,
-		    const struct rmx__tp_upcalls *up, void *upctx,
-		    struct rmx__tp **out);
+	/* The backend's own RMX_* knobs, read by open() itself. */
+	const struct rmx__knob *knobs;
+	size_t nknobs;
+	/*
+	 * Opens the backend and adds the fds that signal its events to
+	 * loop; -ENODEV when its fabric has nothing usable here.
+	 */
+	int (*open)(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
+		    void *upctx, struct rmx__tp **out);
 	void (*close)(struct rmx__tp *tp);
 	const char *(*device_name)(const struct rmx__tp *tp);
 
 	/* Handles ready events; never blocks. Returns a count or -errno. */
 	int (*progress)(struct rmx__tp *tp);
-	int (*fd)(const struct rmx__tp *tp);
-	/* Adds an fd of the layer above to the set fd() waits on. */
-	int (*add_fd)(struct rmx__tp *tp, int fd);
-	/* Arms fd(); -EAGAIN when events are already waiting. */
+	/*
+	 * Makes the next event readable on the loop's fds; -EAGAIN when
+	 * events are already waiting (call progress() first).
+	 */
 	int (*arm)(struct rmx__tp *tp);
 
 	int (*mr_reg)(struct rmx__tp *tp, void *addr, size_t len,
@@ -148,11 +196,11 @@ struct rmx__tp_ops {
 	void (*listener_close)(struct rmx__tp_listener *l);
 
 	int (*connect)(struct rmx__tp *tp, const struct sockaddr *dst,
-		       const struct rmx__tp_conn_caps *want, const void *priv,
+		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out);
 	int (*accept)(struct rmx__tp_conn *conn,
-		      const struct rmx__tp_conn_caps *want, const void *priv,
+		      const struct rmx__tp_conn_want *want, const void *priv,
 		      size_t priv_len, void *owner);
 	void (*conn_caps)(const struct rmx__tp_conn *conn,
 			  struct rmx__tp_conn_caps *out);
@@ -168,11 +216,18 @@ struct rmx__tp_ops {
 			const struct rmx__tp_rma *rma, uint64_t wr_ctx);
 };
 
-/* Opens the backend named "verbs" (the only one today). */
-int rmx__tp_open(const char *name, const struct rmx__config *cfg,
+/*
+ * Opens the backend RMX_TRANSPORT names (enum rmx__transport_kind), or
+ * with auto the first built-in one that opens.
+ */
+int rmx__tp_open(int kind, struct rmx__loop *loop,
 		 const struct rmx__tp_upcalls *up, void *upctx,
 		 struct rmx__tp **out);
+/* The knobs of every built-in backend, in order; NULL past the end. */
+const struct rmx__knob *rmx__tp_knob(size_t index);
 
+#ifdef RMX_HAVE_VERBS
 extern const struct rmx__tp_ops rmx__verbs_ops;
+#endif
 
 #endif

@@ -246,6 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct script s = { data, size };
 	struct rmx__proto p;
 	struct rmx__mem mem;
+	struct rmx__loop loop;
 	struct rmx__tp *tp;
 	struct rmx_ep *ep;
 
@@ -258,9 +259,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.eager_max = 256;
 		cfg.rcache = false;	/* per-use registrations: no monitor */
 	}
-	if (fake_tp_open(&cfg, &rmx__proto_upcalls, &p, &tp) ||
+	if (rmx__loop_init(&loop) ||
+	    fake_tp_open(&loop, &rmx__proto_upcalls, &p, &tp) ||
 	    rmx__mem_init(&mem, tp, &cfg) ||
-	    rmx__proto_init(&p, &cfg, tp, &mem))
+	    rmx__proto_init(&p, &cfg, &loop, tp, &mem))
 		abort();
 	nheld = 0;
 	rmx__rpc_register(&p, 0, fuzz_handler, &p);	/* answers at once */
@@ -270,5 +272,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rmx__proto_fini(&p);
 	rmx__mem_fini(&mem);
 	tp->ops->close(tp);
+	rmx__loop_fini(&loop);
 	return 0;
 }

@@ -8,7 +8,7 @@
 
 #include "core/list.h"
 #include "core/log.h"
-#include "transport/verbs.h"
+#include "transport/verbs/verbs.h"
 
 /* RDMA reads in flight per QP; rxe allows more, few gain from it. */
 #define VERBS_RD_ATOM_MAX 16
@@ -50,7 +50,7 @@ static int create_qp(struct verbs_conn *c)
 					       c->want.rq_depth : (uint32_t)max_wr,
 			.max_send_sge = 1,
 			.max_recv_sge = 1,
-			.max_inline_data = c->want.max_inline,
+			.max_inline_data = tp->cfg.max_inline,
 		},
 	};
 	int need = (int)(qa.cap.max_send_wr + qa.cap.max_recv_wr);
@@ -95,11 +95,11 @@ static void fill_param(struct verbs_conn *c, struct rdma_conn_param *p)
 	/* Give a dead peer ~7 transport retries, then fail the QP. */
 	p->retry_count = 7;
 	/*
-	 * Credits keep a receive posted for every message; RNR retries are
-	 * a safety net that ends in an error, never an endless wait (7
-	 * would mean retry forever).
+	 * A peer that promised a receive for every message gets a few RNR
+	 * retries as a safety net that ends in an error; one that did not
+	 * is waited for (7 means retry forever).
 	 */
-	p->rnr_retry_count = 4;
+	p->rnr_retry_count = c->want.recv_guaranteed ? 4 : 7;
 }
 
 static int copy_priv(struct verbs_conn *c, const void *priv, size_t len)
@@ -112,7 +112,7 @@ static int copy_priv(struct verbs_conn *c, const void *priv, size_t len)
 }
 
 int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *dst,
-		       const struct rmx__tp_conn_caps *want, const void *priv,
+		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out)
 {
@@ -150,7 +150,7 @@ err_free:
 }
 
 int rmx__verbs_accept(struct rmx__tp_conn *base,
-		      const struct rmx__tp_conn_caps *want, const void *priv,
+		      const struct rmx__tp_conn_want *want, const void *priv,
 		      size_t priv_len, void *owner)
 {
 	struct verbs_conn *c = (struct verbs_conn *)base;

@@ -24,7 +24,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "transport/verbs.h"
+#include "transport/verbs/verbs.h"
 
 #define PAGE 4096u
 #define SRC_OFFSET 16u		/* where a heap buffer starts at best */

@@ -6,12 +6,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "transport/verbs.h"
+#include "transport/verbs/verbs.h"
 
 static int set_nonblock(int fd)
 {
@@ -98,7 +97,7 @@ static void fork_setup(void)
 
 /*
  * ODP counts only when every RC operation rmx uses may fault, and only
- * when it places data correctly (verbs_odp.c).
+ * when it places data correctly (odp_selftest.c).
  */
 static unsigned int odp_caps(struct verbs_tp *tp)
 {
@@ -121,13 +120,6 @@ static unsigned int odp_caps(struct verbs_tp *tp)
 	return caps;
 }
 
-static int epoll_add(int epfd, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
 static void verbs_close(struct rmx__tp *base)
 {
 	struct verbs_tp *tp = (struct verbs_tp *)base;
@@ -137,14 +129,16 @@ static void verbs_close(struct rmx__tp *base)
 			ibv_ack_cq_events(tp->cq, tp->cq_events);
 		ibv_destroy_cq(tp->cq);
 	}
+	if (tp->chan_in_loop)
+		rmx__loop_del(tp->loop, tp->chan->fd);
+	if (tp->cm_in_loop)
+		rmx__loop_del(tp->loop, tp->cm->fd);
 	if (tp->chan)
 		ibv_destroy_comp_channel(tp->chan);
 	if (tp->pd)
 		ibv_dealloc_pd(tp->pd);
 	if (tp->cm)
 		rdma_destroy_event_channel(tp->cm);
-	if (tp->epfd >= 0)
-		close(tp->epfd);
 	if (tp->devices)
 		rdma_free_devices(tp->devices);
 	free(tp);
@@ -167,22 +161,39 @@ static int setup_queues(struct verbs_tp *tp)
 	tp->cm = rdma_create_event_channel();
 	if (!tp->cm)
 		return -errno;
-	tp->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (tp->epfd < 0)
-		return -errno;
 	ret = set_nonblock(tp->chan->fd);
 	if (!ret)
 		ret = set_nonblock(tp->cm->fd);
 	if (!ret)
-		ret = epoll_add(tp->epfd, tp->chan->fd);
+		ret = rmx__loop_add(tp->loop, tp->chan->fd);
+	tp->chan_in_loop = !ret;
 	if (!ret)
-		ret = epoll_add(tp->epfd, tp->cm->fd);
+		ret = rmx__loop_add(tp->loop, tp->cm->fd);
+	tp->cm_in_loop = !ret;
 	return ret;
 }
 
-static int verbs_open(const struct rmx__config *cfg,
-		      const struct rmx__tp_upcalls *up, void *upctx,
-		      struct rmx__tp **out)
+#define KNOB_UINT(n, d, lo, hi, field, h)                              \
+	{ .name = n, .def = d, .help = h, .type = RMX__KNOB_UINT,       \
+	  .offset = offsetof(struct verbs_config, field), .min = lo, .max = hi }
+
+static const struct rmx__knob verbs_knobs[] = {
+	{ .name = "RMX_DEVICE", .def = "", .type = RMX__KNOB_STRING,
+	  .offset = offsetof(struct verbs_config, device),
+	  .max = VERBS_DEVICE_NAME_MAX,
+	  .help = "verbs: RDMA device to open (default: first with an active port)" },
+	KNOB_UINT("RMX_CQ_SIZE", "1024", 16, 1 << 22, cq_size,
+		  "verbs: initial completion queue entries (grows with endpoints)"),
+	KNOB_UINT("RMX_MAX_INLINE", "64", 0, 4096, max_inline,
+		  "verbs: inline data bytes to request per queue pair"),
+};
+
+/* What RC queue pairs do, whatever the device. */
+#define VERBS_RC_CAPS (RMX__TP_CAP_IMM_CONSUMES_RECV | RMX__TP_CAP_ORDERED | \
+		       RMX__TP_CAP_LOCAL_MR | RMX__TP_CAP_CONNECTED)
+
+static int verbs_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
+		      void *upctx, struct rmx__tp **out)
 {
 	struct verbs_tp *tp = calloc(1, sizeof(*tp));
 	int ret;
@@ -191,10 +202,17 @@ static int verbs_open(const struct rmx__config *cfg,
 		return -ENOMEM;
 	tp->base.ops = &rmx__verbs_ops;
 	tp->base.max_key = UINT32_MAX;
+	tp->base.max_priv = VERBS_PRIV_MAX;
 	tp->up = up;
 	tp->upctx = upctx;
-	tp->cfg = *cfg;
-	tp->epfd = -1;
+	tp->loop = loop;
+	ret = rmx__knobs_load(verbs_knobs,
+			      sizeof(verbs_knobs) / sizeof(verbs_knobs[0]),
+			      &tp->cfg, NULL);
+	if (ret) {
+		free(tp);
+		return ret;
+	}
 	fork_setup();
 	ret = pick_device(tp);
 	if (!ret) {
@@ -208,7 +226,7 @@ static int verbs_open(const struct rmx__config *cfg,
 		verbs_close(&tp->base);
 		return ret;
 	}
-	tp->base.caps = odp_caps(tp);
+	tp->base.caps = VERBS_RC_CAPS | odp_caps(tp);
 	if (tp->dev_attr.atomic_cap != IBV_ATOMIC_NONE)
 		tp->base.caps |= RMX__TP_CAP_ATOMIC;
 	rmx__info("opened %s port %u (max_msg %u, odp %s)",
@@ -369,16 +387,6 @@ static int verbs_progress(struct rmx__tp *base)
 	return ret < 0 ? ret : total + ret;
 }
 
-static int verbs_fd(const struct rmx__tp *base)
-{
-	return ((const struct verbs_tp *)base)->epfd;
-}
-
-static int verbs_add_fd(struct rmx__tp *base, int fd)
-{
-	return epoll_add(((struct verbs_tp *)base)->epfd, fd);
-}
-
 static int verbs_arm(struct rmx__tp *base)
 {
 	struct verbs_tp *tp = (struct verbs_tp *)base;
@@ -465,12 +473,12 @@ uint32_t rmx__verbs_lkey(const struct rmx__tp_mr *mr)
 
 const struct rmx__tp_ops rmx__verbs_ops = {
 	.name = "verbs",
+	.knobs = verbs_knobs,
+	.nknobs = sizeof(verbs_knobs) / sizeof(verbs_knobs[0]),
 	.open = verbs_open,
 	.close = verbs_close,
 	.device_name = verbs_device_name,
 	.progress = verbs_progress,
-	.fd = verbs_fd,
-	.add_fd = verbs_add_fd,
 	.arm = verbs_arm,
 	.mr_reg = verbs_mr_reg,
 	.mr_dereg = verbs_mr_dereg,

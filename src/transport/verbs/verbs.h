@@ -15,11 +15,21 @@
 
 struct verbs_conn;
 
+#define VERBS_DEVICE_NAME_MAX 64
+
+/* The backend's own knobs (verbs_knobs in verbs.c). */
+struct verbs_config {
+	char device[VERBS_DEVICE_NAME_MAX];	/* "" : first active port */
+	uint32_t cq_size;	/* initial completion queue entries */
+	uint32_t max_inline;	/* inline data requested per QP */
+};
+
 struct verbs_tp {
 	struct rmx__tp base;
 	const struct rmx__tp_upcalls *up;
 	void *upctx;
-	struct rmx__config cfg;
+	struct verbs_config cfg;
+	struct rmx__loop *loop;
 
 	struct ibv_context **devices;	/* rdma_cm's list: PD must match ids */
 	struct ibv_context *verbs;
@@ -35,7 +45,7 @@ struct verbs_tp {
 	unsigned int cq_events;	/* got but not yet acknowledged */
 
 	struct rdma_event_channel *cm;
-	int epfd;
+	bool chan_in_loop, cm_in_loop;
 	/* Looking for events costs system calls: only when one may be due. */
 	bool armed;		/* the CQ may have raised a channel event */
 	bool cm_due;		/* arm() saw connection events waiting */
@@ -59,7 +69,8 @@ struct verbs_conn {
 	enum verbs_id_kind kind;
 	struct verbs_tp *tp;
 	struct rdma_cm_id *id;
-	struct rmx__tp_conn_caps want, caps;
+	struct rmx__tp_conn_want want;
+	struct rmx__tp_conn_caps caps;
 	uint8_t priv[VERBS_PRIV_MAX];
 	uint8_t priv_len;
 	uint8_t rd_atom_in, rd_atom_out;	/* negotiated RDMA read depth */
@@ -96,11 +107,11 @@ int rmx__verbs_listen(struct rmx__tp *tp, const struct sockaddr *sa,
 int rmx__verbs_listener_port(const struct rmx__tp_listener *l);
 void rmx__verbs_listener_close(struct rmx__tp_listener *l);
 int rmx__verbs_connect(struct rmx__tp *tp, const struct sockaddr *dst,
-		       const struct rmx__tp_conn_caps *want, const void *priv,
+		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out);
 int rmx__verbs_accept(struct rmx__tp_conn *conn,
-		      const struct rmx__tp_conn_caps *want, const void *priv,
+		      const struct rmx__tp_conn_want *want, const void *priv,
 		      size_t priv_len, void *owner);
 void rmx__verbs_conn_caps(const struct rmx__tp_conn *conn,
 			  struct rmx__tp_conn_caps *out);
