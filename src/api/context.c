@@ -61,6 +61,8 @@ int rmx_context_create(rmx_context_t **out)
 		rmx__mem_fini(&ctx->mem);
 		goto err_tp;
 	}
+	/* The RPC layer sits on the core and attaches to it. */
+	rmx__rpc_attach(&ctx->proto);
 	*out = ctx;
 	return 0;
 err_tp:

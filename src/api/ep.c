@@ -190,7 +190,7 @@ int rmx_ep_set_am_cb(rmx_ep_t *ep, rmx_am_cb cb, void *arg)
 	ep->am_cb = cb;
 	ep->am_arg = arg;
 	/* Messages that waited for a receive may go to it now. */
-	return rmx__xfer_connected(ep);
+	return rmx__recv_deliver(ep);
 }
 
 int rmx_am_recv(rmx_am_t *msg, void *buf, size_t cap, rmx_comp_cb cb,

@@ -101,9 +101,9 @@ static int ep_new(struct rmx__proto *p, const char *peer,
 	rmx__list_init(&ep->reading);
 	ret = tab_insert(p, ep);
 	if (!ret) {
-		ret = rmx__xfer_setup(ep);
+		ret = rmx__ring_setup(ep);
 		if (ret) {
-			rmx__xfer_teardown(ep);
+			rmx__ring_teardown(ep);
 			tab_remove(p, ep);
 		}
 	}
@@ -126,8 +126,9 @@ static void ep_free(struct rmx_ep *ep)
 	rmx__list_del(&ep->ev.node);
 	rmx__list_del(&ep->link);
 	tab_remove(p, ep);
-	rmx__xfer_teardown(ep);
-	rmx__rpc_ep_fini(ep);
+	rmx__ring_teardown(ep);
+	if (ep->p->upper)
+		ep->p->upper->ep_fini(ep);
 	if (p->cb_ep == ep)
 		p->cb_ep = NULL;
 	free(ep);
@@ -140,6 +141,11 @@ void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status)
 	ep->ev_bits |= bits;
 	if (bits & RMX__EV_CLOSED)
 		ep->ev_status = status;
+}
+
+int rmx__ep_check_open(const struct rmx_ep *ep)
+{
+	return ep->state == RMX_EP_CLOSED ? rmx__ep_closed_error(ep) : 0;
 }
 
 int rmx__ep_closed_error(const struct rmx_ep *ep)
@@ -160,8 +166,9 @@ static void ep_shutdown(struct rmx_ep *ep, int status, struct rmx__list *to)
 		p->tp->ops->conn_destroy(ep->conn);
 		ep->conn = NULL;
 	}
-	rmx__xfer_cancel(ep, status, to);
-	rmx__rpc_ep_closed(ep, status, to);
+	rmx__ep_cancel_ops(ep, status, to);
+	if (ep->p->upper)
+		ep->p->upper->ep_closed(ep, status, to);
 }
 
 void rmx__ep_fail(struct rmx_ep *ep, int err)
@@ -280,7 +287,7 @@ static void keepalive_step(struct rmx_ep *ep, int64_t now)
 	}
 	ep->probe_sent = true;
 	ep->deadline_ms = now + ka;
-	ret = rmx__xfer_ping(ep);
+	ret = rmx__send_ping(ep);
 	if (ret)
 		rmx__ep_fail(ep, ret);
 }
@@ -326,7 +333,7 @@ static void take_peer_limits(struct rmx_ep *ep, const struct rmx__conn_priv *cp)
 	uint32_t mine = ep->p->cfg->eager_max;
 
 	ep->max_msg = cp->eager_max < mine ? cp->eager_max : mine;
-	rmx__xfer_set_peer_rx(ep, cp->rx_depth);
+	rmx__send_set_peer_rx(ep, cp->rx_depth);
 }
 
 static int up_conn_ready(void *upctx, struct rmx__tp_conn *conn)
@@ -335,7 +342,7 @@ static int up_conn_ready(void *upctx, struct rmx__tp_conn *conn)
 
 	(void)upctx;
 	ep->p->tp->ops->conn_caps(conn, &ep->caps);
-	return rmx__xfer_start_rx(ep, conn);
+	return rmx__ring_start_rx(ep, conn);
 }
 
 static void up_established(void *upctx, struct rmx__tp_conn *conn,
@@ -370,7 +377,7 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 	} else {
 		rmx__ep_notify(ep, RMX__EV_CONNECTED, 0);
 	}
-	ret = rmx__xfer_connected(ep);
+	ret = rmx__recv_deliver(ep);
 	if (ret)
 		rmx__ep_fail(ep, ret);
 }
@@ -420,7 +427,7 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 }
 
 const struct rmx__tp_upcalls rmx__proto_upcalls = {
-	.completion = rmx__xfer_completion,
+	.completion = rmx__proto_completion,
 	.conn_ready = up_conn_ready,
 	.conn_established = up_established,
 	.conn_closed = up_closed,

@@ -24,9 +24,9 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 	rmx__list_init(&p->listeners);
 	rmx__list_init(&p->done);
 	rmx__list_init(&p->free_ops);
-	rmx__list_init(&p->rpc_open);
 	p->tab_free = UINT32_MAX;
 	p->next_deadline = INT64_MAX;
+	p->on_msg[RMX__MSG_ATS] = rmx__rndv_on_ats;
 	if ((tp->caps & PROTO_NEEDS) != PROTO_NEEDS) {
 		rmx__err("transport %s lacks %s%s, which rmx's protocol needs; use another RMX_TRANSPORT",
 			 tp->ops->name,
@@ -47,7 +47,8 @@ void rmx__proto_fini(struct rmx__proto *p)
 	while ((n = p->eps.next) != &p->eps)
 		rmx__ep_destroy(rmx__container_of(n, struct rmx_ep, link));
 	rmx__proto_run(p, &p->done);
-	rmx__rpc_fini(p);
+	if (p->upper)
+		p->upper->fini(p);
 	while ((n = rmx__list_pop(&p->free_ops)))
 		free(rmx__container_of(n, struct rmx__op, done.node));
 	free(p->tab);
@@ -126,7 +127,7 @@ int rmx__proto_run(struct rmx__proto *p, struct rmx__list *list)
 			op_callback(p, rmx__container_of(d, struct rmx__op,
 							 done));
 		else
-			rmx__rpc_run(p, d);
+			p->upper->run(p, d);	/* only it makes other kinds */
 	}
 	p->running = saved;
 	return count;
@@ -145,7 +146,8 @@ int rmx__proto_progress(struct rmx__proto *p)
 	if (n < 0)
 		return n;
 	rmx__ep_check_deadlines(p, p->now_ms);
-	rmx__rpc_check_deadlines(p, p->now_ms);
+	if (p->upper)
+		p->upper->check_deadlines(p, p->now_ms);
 	return n + rmx__proto_run(p, &p->done);
 }
 
@@ -153,7 +155,7 @@ int rmx__proto_progress(struct rmx__proto *p)
 static int arm_timer(struct rmx__proto *p)
 {
 	int64_t next = rmx__ep_next_deadline(p);
-	int64_t call = rmx__rpc_next_deadline(p);
+	int64_t call = p->upper ? p->upper->next_deadline(p) : INT64_MAX;
 
 	return rmx__loop_set_timer(p->loop, call < next ? call : next);
 }

@@ -73,6 +73,8 @@ struct rmx__op {
 	bool awaiting_ats;
 	struct rmx__tp_mr *offered;
 	struct rmx__op *parent;		/* the receive an internal read fills */
+	/* Runs when the send engine ends the operation it posted. */
+	void (*on_done)(struct rmx_ep *ep, struct rmx__op *op);
 	uint8_t ctrl[RMX__RTS_SIZE];	/* CTRL: the payload */
 	uint8_t ctrl_type;
 	uint8_t ctrl_len;
@@ -230,6 +232,28 @@ struct rmx__ep_slot {
 	uint32_t next_free;
 };
 
+/* Handles a message of one wire type; payload holds hdr->len bytes. */
+typedef int (*rmx__msg_fn)(struct rmx_ep *ep, const struct rmx__wire_hdr *hdr,
+			   const uint8_t *payload);
+
+/*
+ * A layer on top of the core (RPC): the core calls it only through this
+ * table and its message handlers, never by name.
+ */
+struct rmx__proto_upper {
+	/* An operation ended (op_finish); the layer's own ones matter to it. */
+	void (*op_end)(struct rmx__proto *p, struct rmx__op *op, int status,
+		       struct rmx__list *to);
+	/* An endpoint closed with status: end what waits on it. */
+	void (*ep_closed)(struct rmx_ep *ep, int status, struct rmx__list *to);
+	void (*ep_fini)(struct rmx_ep *ep);
+	/* Runs a due callback of kind RMX__DONE_CALL or RMX__DONE_RPC_REQ. */
+	void (*run)(struct rmx__proto *p, struct rmx__done *d);
+	void (*check_deadlines)(struct rmx__proto *p, int64_t now);
+	int64_t (*next_deadline)(const struct rmx__proto *p);
+	void (*fini)(struct rmx__proto *p);
+};
+
 struct rmx__proto {
 	const struct rmx__config *cfg;
 	struct rmx__tp *tp;
@@ -246,6 +270,8 @@ struct rmx__proto {
 	struct rmx__list *running;	/* list whose callbacks run now */
 	struct rmx_ep *cb_ep;	/* endpoint whose event callback runs */
 	struct rmx__loop *loop;	/* its timer wakes rmx_context_fd() at deadlines */
+	rmx__msg_fn on_msg[RMX__MSG_NTYPES];	/* ATS, and the upper layer's */
+	const struct rmx__proto_upper *upper;	/* NULL: none attached */
 	struct rmx__heap call_timers;	/* RPC deadlines, all endpoints */
 	struct rmx__rpc_handler *handlers;	/* by rpc id */
 	uint32_t nhandlers;
@@ -280,35 +306,88 @@ int64_t rmx__ep_next_deadline(struct rmx__proto *p);
 void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
 /* The error a new operation on a closed endpoint gets. */
 int rmx__ep_closed_error(const struct rmx_ep *ep);
+/* 0 while the endpoint takes operations, else rmx__ep_closed_error(). */
+int rmx__ep_check_open(const struct rmx_ep *ep);
 
 struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id);
 
-/* xfer.c */
+/* op.c */
+struct rmx__op *rmx__op_new(struct rmx__proto *p, enum rmx__op_type type,
+			    void *buf, size_t len, rmx_comp_cb cb, void *arg);
 void rmx__op_free(struct rmx__proto *p, struct rmx__op *op);
+/* The peer can no longer read what a rendezvous send offered. */
+void rmx__op_revoke_offer(struct rmx__proto *p, struct rmx__op *op);
+/* Releases what op holds and moves it to the due callbacks on to. */
+void rmx__op_finish(struct rmx__proto *p, struct rmx__op *op, int status,
+		    struct rmx__list *to);
+void rmx__op_complete(struct rmx__proto *p, struct rmx__op *op, int status);
+
+/* ring.c */
 /* Allocates and registers the endpoint's bounce buffers. */
-int rmx__xfer_setup(struct rmx_ep *ep);
-void rmx__xfer_teardown(struct rmx_ep *ep);
+int rmx__ring_setup(struct rmx_ep *ep);
+void rmx__ring_teardown(struct rmx_ep *ep);
+char *rmx__ring_rx_buf(const struct rmx_ep *ep, uint32_t slot);
+int rmx__ring_post_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn,
+		      uint32_t slot);
 /* Posts every receive buffer on a connection that just got its queues. */
-int rmx__xfer_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn);
-/* The connection is up: deliver early arrivals, post queued work. */
-int rmx__xfer_connected(struct rmx_ep *ep);
+int rmx__ring_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn);
+
+/* send.c */
 /* The peer announced its receive buffers: our initial credits. */
-void rmx__xfer_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth);
+void rmx__send_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth);
+/* Sends a keepalive ping if a slot and the reserved credit allow. */
+int rmx__send_ping(struct rmx_ep *ep);
+/* Posts queued operations while send slots, and credits, allow. */
+int rmx__send_pump(struct rmx_ep *ep);
+/* Posts what may go now; a refusal by the transport closes the endpoint. */
+void rmx__send_pump_or_fail(struct rmx_ep *ep);
+/* Whether a message queued now is posted (and copied) at once. */
+bool rmx__send_now(const struct rmx_ep *ep);
+/* Queues op behind the others; the caller pumps. */
+void rmx__send_queue(struct rmx_ep *ep, struct rmx__op *op);
+/* Queues op and posts what may go. */
+int rmx__send_enqueue(struct rmx_ep *ep, struct rmx__op *op);
+/* Takes a queued operation that never reached the wire back. */
+void rmx__send_unqueue(struct rmx__proto *p, struct rmx__op *op);
+/* A send work request completed. */
+void rmx__send_on_tx(struct rmx_ep *ep, uint32_t slot, int status);
+int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
+	      void *arg);
+int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
+	     rmx_comp_cb cb, void *arg);
+
+/* rndv.c */
+/* Queues a rendezvous acknowledgement; the caller pumps. */
+int rmx__rndv_queue_ats(struct rmx_ep *ep, uint64_t id, int status);
+/* Checks a peer's rendezvous request; -EPROTO when it is malformed. */
+int rmx__rndv_check_rts(const struct rmx_ep *ep, const struct rmx__rts *rts);
+/* Queues a read of a peer's rendezvous buffer into op->buf. */
+void rmx__rndv_queue_read(struct rmx_ep *ep, struct rmx__op *rd,
+			  const struct rmx__rts *rts);
+/* A rendezvous message met its receive: read it straight in. */
+int rmx__rndv_start_read(struct rmx_ep *ep, struct rmx__op *recv,
+			 const struct rmx__rts *rts);
+/* RMX__MSG_ATS: the sender learns its message was read (or refused). */
+int rmx__rndv_on_ats(struct rmx_ep *ep, const struct rmx__wire_hdr *hdr,
+		     const uint8_t *payload);
+
+/* recv.c */
+int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
+	      void *arg);
 /* rmx_am_recv() and what follows an active-message callback. */
 int rmx__am_recv(struct rmx__op *am, void *buf, size_t cap, rmx_comp_cb cb,
 		 void *arg);
 void rmx__am_done(struct rmx__proto *p, struct rmx__op *am);
-/* Sends a keepalive ping if a slot and the reserved credit allow. */
-int rmx__xfer_ping(struct rmx_ep *ep);
+/* Hands waiting arrivals to receives or the AM callback; posts queued work. */
+int rmx__recv_deliver(struct rmx_ep *ep);
+/* A receive work request completed without error. */
+void rmx__recv_completion(struct rmx_ep *ep, uint32_t slot,
+			  const struct rmx__tp_comp *c);
+
+/* completion.c */
+void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *comp);
 /* Ends every operation of an endpoint whose connection is gone. */
-void rmx__xfer_cancel(struct rmx_ep *ep, int status, struct rmx__list *to);
-void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *comp);
-int rmx__send(struct rmx_ep *ep, const void *buf, size_t len, rmx_comp_cb cb,
-	      void *arg);
-int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
-	      void *arg);
-int rmx__rma(struct rmx_ep *ep, const struct rmx__rma_req *req,
-	     rmx_comp_cb cb, void *arg);
+void rmx__ep_cancel_ops(struct rmx_ep *ep, int status, struct rmx__list *to);
 
 /* rpc.c */
 int rmx__rpc_register(struct rmx__proto *p, uint16_t rpc_id,
@@ -319,38 +398,8 @@ int rmx__rpc_call(struct rmx_ep *ep, uint16_t rpc_id, const void *req,
 int rmx__rpc_cancel(struct rmx_ep *ep, uint64_t call_id);
 int rmx__rpc_respond(struct rmx_rpc_req *req, int status, const void *resp,
 		     size_t len, rmx_comp_cb cb, void *arg);
-/* A message of type RMX__MSG_RPC_*: payload holds hdr.len bytes. */
-int rmx__rpc_on_msg(struct rmx_ep *ep, const struct rmx__wire_hdr *hdr,
-		    const uint8_t *payload);
-/* An operation that carries RPC state ended with status. */
-void rmx__rpc_op_end(struct rmx__proto *p, struct rmx__op *op, int status,
-		     struct rmx__list *to);
-/* Fails every call of a closed endpoint with status. */
-void rmx__rpc_ep_closed(struct rmx_ep *ep, int status, struct rmx__list *to);
-void rmx__rpc_ep_fini(struct rmx_ep *ep);
-void rmx__rpc_check_deadlines(struct rmx__proto *p, int64_t now);
-int64_t rmx__rpc_next_deadline(const struct rmx__proto *p);
-/* Runs a due call's callback or a request's handler. */
-void rmx__rpc_run(struct rmx__proto *p, struct rmx__done *d);
-void rmx__rpc_fini(struct rmx__proto *p);
-
-/* xfer.c, for rpc.c */
-struct rmx__op *rmx__op_new(struct rmx__proto *p, enum rmx__op_type type,
-			    void *buf, size_t len, rmx_comp_cb cb, void *arg);
-/* Whether a message queued now is posted (and copied) at once. */
-bool rmx__xfer_sends_now(const struct rmx_ep *ep);
-/* Queues op and posts what may go. */
-int rmx__xfer_enqueue(struct rmx_ep *ep, struct rmx__op *op);
-/* Queues a rendezvous acknowledgement; the caller pumps. */
-int rmx__xfer_queue_ats(struct rmx_ep *ep, uint64_t id, int status);
-/* Queues a read of a peer's rendezvous buffer into op->buf. */
-void rmx__xfer_queue_read(struct rmx_ep *ep, struct rmx__op *rd,
-			  const struct rmx__rts *rts);
-/* Takes a queued operation that never reached the wire back. */
-void rmx__xfer_unqueue(struct rmx__proto *p, struct rmx__op *op);
-void rmx__xfer_pump_or_fail(struct rmx_ep *ep);
-/* Checks a peer's rendezvous request; -EPROTO when it is malformed. */
-int rmx__xfer_check_rts(const struct rmx_ep *ep, const struct rmx__rts *rts);
+/* Attaches RPC on top of the core: its messages, hooks and deadlines. */
+void rmx__rpc_attach(struct rmx__proto *p);
 
 /* The eager limit: the peer's once known, until then our own. */
 static inline uint32_t rmx__ep_max_msg(const struct rmx_ep *ep)

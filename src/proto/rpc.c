@@ -91,7 +91,7 @@ static void call_end(struct rmx__rpc_call *c, int status, struct rmx__list *to)
 		c->send_op = NULL;
 		op->call = NULL;
 		if (op->queued && !op->wr_out)
-			rmx__xfer_unqueue(p, op);
+			rmx__send_unqueue(p, op);
 	}
 	c->status = status;
 	rmx__list_add_tail(to, &c->done.node);
@@ -115,7 +115,7 @@ static int rpc_send(struct rmx_ep *ep, uint8_t type,
 		return -ENOMEM;
 	/* One that goes out now is copied into a send buffer by the post. */
 	if (len && len + RMX__RPC_HDR_SIZE <= rmx__ep_max_msg(ep) &&
-	    !rmx__xfer_sends_now(ep)) {
+	    !rmx__send_now(ep)) {
 		op->owned = malloc(len);
 		if (!op->owned) {
 			rmx__op_free(ep->p, op);
@@ -131,7 +131,7 @@ static int rpc_send(struct rmx_ep *ep, uint8_t type,
 		op->call = call;
 		call->send_op = op;
 	}
-	return rmx__xfer_enqueue(ep, op);
+	return rmx__send_enqueue(ep, op);
 }
 
 /* A response that carries only a status. */
@@ -319,11 +319,11 @@ static int on_request_rts(struct rmx_ep *ep, const struct rmx__rpc_hdr *rh,
 
 	/* Refusing through the acknowledgement ends the call at the caller. */
 	if (!handler_of(ep->p, rh->rpc_id))
-		return rmx__xfer_queue_ats(ep, rts->id, -ENOSYS);
+		return rmx__rndv_queue_ats(ep, rts->id, -ENOSYS);
 	if (rts->len > ep->p->cfg->rpc_max) {
 		rmx__err("%llu-byte RPC request from %s exceeds RMX_RPC_MAX",
 			 (unsigned long long)rts->len, ep->peer);
-		return rmx__xfer_queue_ats(ep, rts->id, -EMSGSIZE);
+		return rmx__rndv_queue_ats(ep, rts->id, -EMSGSIZE);
 	}
 	req = req_new(ep, rh, rts->len);
 	rd = req ? rmx__op_new(ep->p, RMX__OP_GET, req->data, rts->len, NULL,
@@ -332,10 +332,10 @@ static int on_request_rts(struct rmx_ep *ep, const struct rmx__rpc_hdr *rh,
 	if (!rd) {
 		if (req)
 			req_free(req);
-		return rmx__xfer_queue_ats(ep, rts->id, -ENOMEM);
+		return rmx__rndv_queue_ats(ep, rts->id, -ENOMEM);
 	}
 	rd->srv = req;
-	rmx__xfer_queue_read(ep, rd, rts);
+	rmx__rndv_queue_read(ep, rd, rts);
 	return 0;
 }
 
@@ -411,7 +411,7 @@ static int on_response_rts(struct rmx_ep *ep, const struct rmx__rpc_hdr *rh,
 
 	/* Given up on: the responder still gets its buffer back. */
 	if (!c || c->late_status)
-		return rmx__xfer_queue_ats(ep, rts->id, -ECANCELED);
+		return rmx__rndv_queue_ats(ep, rts->id, -ECANCELED);
 	if (c->read_op || rh->status) {
 		rmx__err("%s sent a bad large response to call %llu", ep->peer,
 			 (unsigned long long)rh->call_id);
@@ -425,16 +425,16 @@ static int on_response_rts(struct rmx_ep *ep, const struct rmx__rpc_hdr *rh,
 	if (!rd) {
 		ret = ret ? ret : -ENOMEM;
 		call_end(c, ret, &ep->p->done);
-		return rmx__xfer_queue_ats(ep, rts->id, ret);
+		return rmx__rndv_queue_ats(ep, rts->id, ret);
 	}
 	rd->call = c;
 	c->read_op = rd;
-	rmx__xfer_queue_read(ep, rd, rts);
+	rmx__rndv_queue_read(ep, rd, rts);
 	return 0;
 }
 
-int rmx__rpc_on_msg(struct rmx_ep *ep, const struct rmx__wire_hdr *hdr,
-		    const uint8_t *payload)
+static int rpc_on_msg(struct rmx_ep *ep, const struct rmx__wire_hdr *hdr,
+		      const uint8_t *payload)
 {
 	const uint8_t *data = payload + RMX__RPC_HDR_SIZE;
 	size_t len = hdr->len - RMX__RPC_HDR_SIZE;
@@ -450,7 +450,7 @@ int rmx__rpc_on_msg(struct rmx_ep *ep, const struct rmx__wire_hdr *hdr,
 		return req ? on_request(ep, &rh, data, len) :
 			     on_response(ep, &rh, data, len);
 	rmx__rts_unpack(data, &rts);
-	ret = rmx__xfer_check_rts(ep, &rts);
+	ret = rmx__rndv_check_rts(ep, &rts);
 	if (ret)
 		return ret;
 	return req ? on_request_rts(ep, &rh, &rts) :
@@ -470,7 +470,7 @@ static void request_read_end(struct rmx__proto *p, struct rmx_rpc_req *req,
 		req_free(req);
 		return;
 	}
-	ret = rmx__xfer_queue_ats(ep, rd->rndv_id, status);
+	ret = rmx__rndv_queue_ats(ep, rd->rndv_id, status);
 	if (ret || status) {
 		req_free(req);
 		if (ret)
@@ -488,18 +488,20 @@ static void response_read_end(struct rmx__rpc_call *c, const struct rmx__op *rd,
 
 	c->read_op = NULL;
 	if (ep->state != RMX_EP_CLOSED)
-		ret = rmx__xfer_queue_ats(ep, rd->rndv_id, status);
+		ret = rmx__rndv_queue_ats(ep, rd->rndv_id, status);
 	call_end(c, status, to);
 	if (ret)
 		rmx__ep_fail(ep, ret);
 }
 
-void rmx__rpc_op_end(struct rmx__proto *p, struct rmx__op *op, int status,
-		     struct rmx__list *to)
+static void rpc_op_end(struct rmx__proto *p, struct rmx__op *op, int status,
+		       struct rmx__list *to)
 {
 	struct rmx__rpc_call *c = op->call;
 	struct rmx_rpc_req *req = op->srv;
 
+	if (!c && !req)
+		return;		/* not an RPC's */
 	op->call = NULL;
 	op->srv = NULL;
 	if (req) {
@@ -516,7 +518,7 @@ void rmx__rpc_op_end(struct rmx__proto *p, struct rmx__op *op, int status,
 
 /* Deadlines and teardown ---------------------------------------------- */
 
-void rmx__rpc_check_deadlines(struct rmx__proto *p, int64_t now)
+static void rpc_check_deadlines(struct rmx__proto *p, int64_t now)
 {
 	struct rmx__heap_node *t;
 
@@ -530,14 +532,14 @@ void rmx__rpc_check_deadlines(struct rmx__proto *p, int64_t now)
 	}
 }
 
-int64_t rmx__rpc_next_deadline(const struct rmx__proto *p)
+static int64_t rpc_next_deadline(const struct rmx__proto *p)
 {
 	const struct rmx__heap_node *t = rmx__heap_top(&p->call_timers);
 
 	return t ? t->key : INT64_MAX;
 }
 
-void rmx__rpc_ep_closed(struct rmx_ep *ep, int status, struct rmx__list *to)
+static void rpc_ep_closed(struct rmx_ep *ep, int status, struct rmx__list *to)
 {
 	uint32_t i;
 
@@ -559,13 +561,13 @@ void rmx__rpc_ep_closed(struct rmx_ep *ep, int status, struct rmx__list *to)
 	}
 }
 
-void rmx__rpc_ep_fini(struct rmx_ep *ep)
+static void rpc_ep_fini(struct rmx_ep *ep)
 {
 	free(ep->calls);
 	ep->calls = NULL;
 }
 
-void rmx__rpc_run(struct rmx__proto *p, struct rmx__done *d)
+static void rpc_run(struct rmx__proto *p, struct rmx__done *d)
 {
 	const struct rmx__rpc_handler *h;
 	struct rmx_rpc_req *req;
@@ -605,7 +607,7 @@ void rmx__rpc_run(struct rmx__proto *p, struct rmx__done *d)
 	free(data);
 }
 
-void rmx__rpc_fini(struct rmx__proto *p)
+static void rpc_fini(struct rmx__proto *p)
 {
 	struct rmx__list *n;
 
@@ -616,4 +618,22 @@ void rmx__rpc_fini(struct rmx__proto *p)
 	p->handlers = NULL;
 	p->nhandlers = 0;
 	rmx__heap_fini(&p->call_timers);
+}
+
+static const struct rmx__proto_upper rpc_upper = {
+	.op_end = rpc_op_end,
+	.ep_closed = rpc_ep_closed,
+	.ep_fini = rpc_ep_fini,
+	.run = rpc_run,
+	.check_deadlines = rpc_check_deadlines,
+	.next_deadline = rpc_next_deadline,
+	.fini = rpc_fini,
+};
+
+void rmx__rpc_attach(struct rmx__proto *p)
+{
+	rmx__list_init(&p->rpc_open);
+	p->on_msg[RMX__MSG_RPC_REQ] = rpc_on_msg;
+	p->on_msg[RMX__MSG_RPC_RESP] = rpc_on_msg;
+	p->upper = &rpc_upper;
 }

@@ -21,6 +21,7 @@ enum rmx__msg_type {
 	RMX__MSG_ATS = 4,	/* rendezvous: done reading it (struct rmx__ats) */
 	RMX__MSG_RPC_REQ = 5,	/* struct rmx__rpc_hdr, then data or an RTS */
 	RMX__MSG_RPC_RESP = 6,	/* the same, answering a request */
+	RMX__MSG_NTYPES,
 };
 
 /* Payload of RMX__MSG_RTS: where the message waits to be read. */

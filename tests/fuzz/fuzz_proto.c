@@ -225,7 +225,7 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 		}
 		case 10:
 			if (n & 1)
-				rmx__rpc_check_deadlines(p, INT64_MAX);
+				p->upper->check_deadlines(p, INT64_MAX);
 			else
 				rmx__rpc_cancel(ep, n % 8);
 			break;
@@ -264,6 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    rmx__mem_init(&mem, tp, &cfg) ||
 	    rmx__proto_init(&p, &cfg, &loop, tp, &mem))
 		abort();
+	rmx__rpc_attach(&p);
 	nheld = 0;
 	rmx__rpc_register(&p, 0, fuzz_handler, &p);	/* answers at once */
 	rmx__rpc_register(&p, 1, fuzz_handler, NULL);	/* holds */

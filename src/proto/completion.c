@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Transport completions into the protocol, and the end of every operation
+ * of a connection that is gone.
+ */
+#include <errno.h>
+
+#include "proto/proto.h"
+
+/* A flushed work request means the connection went away under it. */
+static void fail_on_completion(struct rmx_ep *ep, int status)
+{
+	rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET : status);
+}
+
+void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
+{
+	struct rmx_ep *ep = rmx__ep_lookup(upctx, (uint32_t)(c->wr_ctx >> 32));
+	uint32_t slot = (uint32_t)c->wr_ctx & ~(uint32_t)RMX__WR_RX;
+	int status = c->status;
+
+	/* Completions of a connection already torn down are stale. */
+	if (!ep || !ep->conn)
+		return;
+	if (c->wr_ctx & RMX__WR_RX) {
+		if (slot >= ep->rx_depth)
+			return;
+		if (status) {
+			fail_on_completion(ep, status);
+			return;
+		}
+		rmx__ep_heard(ep);
+		rmx__recv_completion(ep, slot, c);
+		/* Credits came in, or receives were reposted: act on both. */
+		rmx__send_pump_or_fail(ep);
+		return;
+	}
+	if (slot >= ep->tx_depth || !ep->tx[slot].op)
+		return;
+	rmx__send_on_tx(ep, slot, status);
+	if (status) {
+		/* A connection in error delivers nothing more (transport.h). */
+		fail_on_completion(ep, status);
+		return;
+	}
+	rmx__send_pump_or_fail(ep);
+}
+
+static void cancel_list(struct rmx__proto *p, struct rmx__list *list,
+			int status, struct rmx__list *to)
+{
+	struct rmx__list *n;
+
+	while ((n = list->next) != list) {
+		struct rmx__op *op = rmx__container_of(n, struct rmx__op,
+						       done.node);
+
+		op->queued = false;
+		rmx__op_finish(p, op, status, to);
+	}
+}
+
+void rmx__ep_cancel_ops(struct rmx_ep *ep, int status, struct rmx__list *to)
+{
+	uint32_t i;
+
+	cancel_list(ep->p, &ep->tx_queue, status, to);
+	cancel_list(ep->p, &ep->tx_active, status, to);
+	cancel_list(ep->p, &ep->recv_posted, status, to);
+	cancel_list(ep->p, &ep->reading, status, to);
+	for (i = 0; i < ep->tx_depth; i++)
+		ep->tx[i] = (struct rmx__tx_slot){ 0 };
+	ep->rma_inflight = 0;
+	ep->arr_count = 0;
+}
