@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/tools/info.sh: checks rmx-info's report, text and JSON.
 #
 # Usage: tests/tools/info.sh TOOLS_DIR   (the directory holding rmx-info)

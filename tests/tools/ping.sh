@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/tools/ping.sh: rmx-ping against rdma-core's rping in both
 # directions, a persistent server, the --rmx mode, and failures.
 #
