@@ -11,6 +11,8 @@
 #
 # Matching is done with bash builtins: under the lab's TCG each exec costs
 # a good fraction of a second.
+# pass only prints, so "CHECK && pass ... || flunk ..." is an if/else here.
+# shellcheck disable=SC2015
 set -uo pipefail
 
 dir=${1:?usage: tests/tools/info.sh TOOLS_DIR}

@@ -13,6 +13,8 @@
 #
 # Matching uses bash builtins: under the lab's TCG each exec costs a good
 # fraction of a second.
+# pass only prints, so "CHECK && pass ... || flunk ..." is an if/else here.
+# shellcheck disable=SC2015
 set -uo pipefail
 
 dir=${1:?usage: tests/tools/ping.sh TOOLS_DIR}
@@ -23,6 +25,7 @@ tmp=$(mktemp -d) || exit 2
 pids=()
 dogs=()
 
+# shellcheck disable=SC2317 # run from the EXIT trap
 cleanup() {
 	local p
 	for p in "${pids[@]}" "${dogs[@]}"; do
