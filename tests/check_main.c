@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "check_main.h"
 
@@ -24,6 +25,30 @@ void rmx_test_skipped(const char *fmt, ...)
 	printf("\n");
 	fflush(stdout);
 	atomic_fetch_add(skips, 1);
+}
+
+void rmx_test_stderr_catch(struct rmx_test_stderr *c)
+{
+	c->f = tmpfile();
+	ck_assert_ptr_nonnull(c->f);
+	fflush(stderr);
+	c->saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(c->saved, 0);
+	ck_assert_int_eq(dup2(fileno(c->f), STDERR_FILENO), STDERR_FILENO);
+}
+
+void rmx_test_stderr_release(struct rmx_test_stderr *c, char *buf,
+			     size_t size)
+{
+	size_t n;
+
+	fflush(stderr);
+	dup2(c->saved, STDERR_FILENO);
+	close(c->saved);
+	rewind(c->f);
+	n = fread(buf, 1, size - 1, c->f);
+	buf[n] = '\0';
+	fclose(c->f);
 }
 
 int main(void)

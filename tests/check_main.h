@@ -2,6 +2,9 @@
 #ifndef RMX_TESTS_CHECK_MAIN_H
 #define RMX_TESTS_CHECK_MAIN_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include <check.h>
 
 /* Each test executable defines its suite; check_main.c runs it. */
@@ -26,5 +29,18 @@ void rmx_test_skipped(const char *fmt, ...)
 		rmx_test_skipped(__VA_ARGS__);    \
 		return;                           \
 	} while (0)
+
+/*
+ * What is written to stderr (rmx's log) between rmx_test_stderr_catch()
+ * and rmx_test_stderr_release(), which puts it NUL-terminated in buf.
+ */
+struct rmx_test_stderr {
+	FILE *f;
+	int saved;
+};
+
+void rmx_test_stderr_catch(struct rmx_test_stderr *c);
+void rmx_test_stderr_release(struct rmx_test_stderr *c, char *buf,
+			     size_t size);
 
 #endif

@@ -4,10 +4,8 @@
  * and RMX_DEVICE naming no device, which needs devices to mean anything.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <rmx/rmx.h>
 
@@ -85,29 +83,6 @@ START_TEST(null_arguments)
 }
 END_TEST
 
-/* rmx_context_create() with its log (stderr) caught in log. */
-static int create_logged(rmx_context_t **ctx, char *log, size_t size)
-{
-	FILE *f = tmpfile();
-	int saved, ret;
-	size_t n;
-
-	ck_assert_ptr_nonnull(f);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	ck_assert_int_ge(saved, 0);
-	ck_assert_int_eq(dup2(fileno(f), STDERR_FILENO), STDERR_FILENO);
-	ret = rmx_context_create(ctx);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	rewind(f);
-	n = fread(log, 1, size - 1, f);
-	log[n] = '\0';
-	fclose(f);
-	return ret;
-}
-
 /*
  * With RMX_DEVICE set, -ENODEV has two causes (rmx_context_create(3)): no
  * RDMA device at all, or none of that name. Only the log tells them
@@ -118,13 +93,16 @@ static int create_logged(rmx_context_t **ctx, char *log, size_t size)
 START_TEST(no_such_device)
 {
 	rmx_context_t *ctx = (void *)1;
+	struct rmx_test_stderr err;
 	char log[4096];
 	int ret;
 
 	/* Read once per process, at its first context: this one. */
 	setenv("RMX_LOG_LEVEL", "error", 1);
 	setenv("RMX_DEVICE", "no_such_dev0", 1);
-	ret = create_logged(&ctx, log, sizeof(log));
+	rmx_test_stderr_catch(&err);
+	ret = rmx_context_create(&ctx);
+	rmx_test_stderr_release(&err, log, sizeof(log));
 	unsetenv("RMX_DEVICE");
 	ck_assert_msg(ret == -ENODEV, "rmx_context_create: %d (%s); log: %s",
 		      ret, rmx_strerror(ret), log);
