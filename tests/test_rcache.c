@@ -406,24 +406,14 @@ END_TEST
 static int logged_get(uintptr_t addr, size_t len, struct rmx__region **out,
 		      char *msg, size_t size)
 {
-	FILE *f = tmpfile();
-	int saved = dup(2), ret;
-	size_t n;
+	struct rmx_test_stderr err;
+	int ret;
 
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(saved, 0);
-	fflush(stderr);
-	dup2(fileno(f), 2);
+	rmx_test_stderr_catch(&err);
 	rmx__log_level = RMX__LOG_ERROR;
 	ret = rmx__rcache_get(RC, (void *)addr, len, 1, out);
 	rmx__log_level = RMX__LOG_NONE;
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(f);
-	n = fread(msg, 1, size - 1, f);
-	msg[n] = '\0';
-	fclose(f);
+	rmx_test_stderr_release(&err, msg, size);
 	return ret;
 }
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/tools/perf.sh: rmx-perf end to end, in the rxe lab.
 #
 # Usage: ci/rxe-lab -- tests/tools/perf.sh TOOLS_DIR   (e.g. build/src/tools)
