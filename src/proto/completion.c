@@ -1,8 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/*
- * Transport completions into the protocol, and the end of every operation
- * of a connection that is gone.
- */
+/* Transport completions into the protocol: receives, sends, failures. */
 #include <errno.h>
 
 #include "proto/proto.h"
@@ -44,32 +41,4 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 		return;
 	}
 	rmx__send_pump_or_fail(ep);
-}
-
-static void cancel_list(struct rmx__proto *p, struct rmx__list *list,
-			int status, struct rmx__list *to)
-{
-	struct rmx__list *n;
-
-	while ((n = list->next) != list) {
-		struct rmx__op *op = rmx__container_of(n, struct rmx__op,
-						       done.node);
-
-		op->queued = false;
-		rmx__op_finish(p, op, status, to);
-	}
-}
-
-void rmx__ep_cancel_ops(struct rmx_ep *ep, int status, struct rmx__list *to)
-{
-	uint32_t i;
-
-	cancel_list(ep->p, &ep->tx_queue, status, to);
-	cancel_list(ep->p, &ep->tx_active, status, to);
-	cancel_list(ep->p, &ep->recv_posted, status, to);
-	cancel_list(ep->p, &ep->reading, status, to);
-	for (i = 0; i < ep->tx_depth; i++)
-		ep->tx[i] = (struct rmx__tx_slot){ 0 };
-	ep->rma_inflight = 0;
-	ep->arr_count = 0;
 }

@@ -286,30 +286,44 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 void rmx__proto_fini(struct rmx__proto *p);
 int rmx__proto_progress(struct rmx__proto *p);
 int rmx__proto_wait(struct rmx__proto *p, int timeout_ms);
-/* Runs the callbacks on list; returns how many. */
-int rmx__proto_run(struct rmx__proto *p, struct rmx__list *list);
 /* Arms the wake-up fd; -EAGAIN when work is already due. */
 int rmx__proto_arm(struct rmx__proto *p);
 
-/* endpoint.c */
+/* ep.c */
+/* A new endpoint (state CONNECTING) with its rings, in the id table. */
+int rmx__ep_new(struct rmx__proto *p, const char *peer, struct rmx_ep **out);
+void rmx__ep_free(struct rmx_ep *ep);
+struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id);
+void rmx__ep_set_deadline(struct rmx_ep *ep, int64_t t);
+void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
+/* The error a new operation on a closed endpoint gets. */
+int rmx__ep_closed_error(const struct rmx_ep *ep);
+/* 0 while the endpoint takes operations, else rmx__ep_closed_error(). */
+int rmx__ep_check_open(const struct rmx_ep *ep);
+/* Ends every operation of an endpoint whose connection is gone. */
+void rmx__ep_cancel_ops(struct rmx_ep *ep, int status, struct rmx__list *to);
+/* Stops the endpoint's traffic; its operations end with status on to. */
+void rmx__ep_shutdown(struct rmx_ep *ep, int status, struct rmx__list *to);
+/* Closes the endpoint with err: its operations end, the user hears. */
+void rmx__ep_fail(struct rmx_ep *ep, int err);
+
+/* deadline.c */
+/* The peer spoke: keepalive starts over. */
+void rmx__ep_heard(struct rmx_ep *ep);
+void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now);
+int64_t rmx__ep_next_deadline(struct rmx__proto *p);
+
+/* conn.c */
 int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
 		rmx_accept_cb cb, void *arg, struct rmx_listener **out);
 void rmx__listener_destroy(struct rmx_listener *l);
 int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out);
 void rmx__ep_destroy(struct rmx_ep *ep);
-void rmx__ep_fail(struct rmx_ep *ep, int err);
-void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now);
-/* The peer spoke: keepalive starts over. */
-void rmx__ep_heard(struct rmx_ep *ep);
-int64_t rmx__ep_next_deadline(struct rmx__proto *p);
-void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
-/* The error a new operation on a closed endpoint gets. */
-int rmx__ep_closed_error(const struct rmx_ep *ep);
-/* 0 while the endpoint takes operations, else rmx__ep_closed_error(). */
-int rmx__ep_check_open(const struct rmx_ep *ep);
 
-struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id);
+/* callbacks.c */
+/* Runs the callbacks on list; returns how many. */
+int rmx__proto_run(struct rmx__proto *p, struct rmx__list *list);
 
 /* op.c */
 struct rmx__op *rmx__op_new(struct rmx__proto *p, enum rmx__op_type type,
@@ -386,9 +400,6 @@ void rmx__recv_completion(struct rmx_ep *ep, uint32_t slot,
 
 /* completion.c */
 void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *comp);
-/* Ends every operation of an endpoint whose connection is gone. */
-void rmx__ep_cancel_ops(struct rmx_ep *ep, int status, struct rmx__list *to);
-
 /* rpc.c */
 int rmx__rpc_register(struct rmx__proto *p, uint16_t rpc_id,
 		      rmx_rpc_handler fn, void *arg);

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Connections: connect, accept, the transport's connection upcalls,
+ * listeners, and destroying an endpoint.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/addr.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "proto/proto.h"
+
+void rmx__ep_destroy(struct rmx_ep *ep)
+{
+	struct rmx__proto *p = ep->p;
+	struct rmx__list cancelled;
+
+	if (ep->destroying)
+		return;
+	ep->destroying = true;
+	rmx__list_init(&cancelled);
+	/* Inside a callback, they join the list being run. */
+	if (ep->state != RMX_EP_CLOSED)
+		rmx__ep_shutdown(ep, -ECANCELED, p->running ? p->running : &cancelled);
+	rmx__ep_free(ep);
+	if (!p->running)
+		rmx__proto_run(p, &cancelled);
+}
+
+static void priv_of(const struct rmx__proto *p, uint8_t *buf)
+{
+	struct rmx__conn_priv cp = {
+		.version = RMX__WIRE_VERSION,
+		.rx_depth = p->cfg->rx_depth,
+		.eager_max = p->cfg->eager_max,
+	};
+
+	rmx__conn_priv_pack(buf, &cp);
+}
+
+static void want_caps(const struct rmx__proto *p, struct rmx__tp_conn_want *c)
+{
+	c->sq_depth = p->cfg->tx_depth;
+	c->rq_depth = p->cfg->rx_depth;
+	/* Credits: a receive is posted for every message the peer sends. */
+	c->recv_guaranteed = true;
+}
+
+int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
+		 const struct rmx_ep_params *params, struct rmx_ep **out)
+{
+	struct rmx__tp_conn_want want;
+	uint8_t priv[RMX__CONN_PRIV_SIZE];
+	char peer[64];
+	struct rmx_ep *ep;
+	uint32_t timeout;
+	int ret;
+
+	rmx__addr_format(sa, peer, sizeof(peer));
+	ret = rmx__ep_new(p, peer, &ep);
+	if (ret)
+		return ret;
+	ep->handed_out = true;
+	timeout = p->cfg->connect_timeout_ms;
+	if (params) {
+		ep->event_cb = params->event_cb;
+		ep->event_arg = params->arg;
+		if (params->timeout_ms > 0)
+			timeout = (uint32_t)params->timeout_ms;
+	}
+	rmx__ep_set_deadline(ep, rmx__now_ms() + timeout);
+	want_caps(p, &want);
+	priv_of(p, priv);
+	ret = p->tp->ops->connect(p->tp, sa, &want, priv, sizeof(priv),
+				  timeout, ep, &ep->conn);
+	if (ret) {
+		rmx__err("connect to %s: %s", peer, rmx_strerror(ret));
+		p->nconnecting--;
+		ep->conn = NULL;
+		rmx__ep_free(ep);
+		return ret;
+	}
+	*out = ep;
+	return 0;
+}
+
+/* Transport upcalls ---------------------------------------------------- */
+
+/* What the peer announced in the handshake bounds what we send it. */
+static void take_peer_limits(struct rmx_ep *ep, const struct rmx__conn_priv *cp)
+{
+	uint32_t mine = ep->p->cfg->eager_max;
+
+	ep->max_msg = cp->eager_max < mine ? cp->eager_max : mine;
+	rmx__send_set_peer_rx(ep, cp->rx_depth);
+}
+
+static int up_conn_ready(void *upctx, struct rmx__tp_conn *conn)
+{
+	struct rmx_ep *ep = conn->owner;
+
+	(void)upctx;
+	ep->p->tp->ops->conn_caps(conn, &ep->caps);
+	return rmx__ring_start_rx(ep, conn);
+}
+
+static void up_established(void *upctx, struct rmx__tp_conn *conn,
+			   const void *priv, size_t priv_len)
+{
+	struct rmx_ep *ep = conn->owner;
+	struct rmx__proto *p = upctx;
+	struct rmx__conn_priv cp;
+	int ret;
+
+	if (ep->state != RMX_EP_CONNECTING)
+		return;
+	if (!ep->listener) {
+		/* Active side: the acceptor's data arrives only now. */
+		ret = rmx__conn_priv_parse(priv, priv_len, &cp);
+		if (ret) {
+			rmx__ep_fail(ep, ret);
+			return;
+		}
+		take_peer_limits(ep, &cp);
+	}
+	p->nconnecting--;
+	ep->state = RMX_EP_CONNECTED;
+	/* From now on the deadline is keepalive's. */
+	rmx__ep_set_deadline(ep, p->cfg->keepalive_ms ?
+				 rmx__now_ms() + p->cfg->keepalive_ms :
+				 INT64_MAX);
+	rmx__info("connected to %s (max message %u, inline %u)", ep->peer,
+		  ep->max_msg, ep->caps.max_inline);
+	if (ep->listener) {
+		rmx__ep_notify(ep, RMX__EV_ACCEPTED, 0);
+	} else {
+		rmx__ep_notify(ep, RMX__EV_CONNECTED, 0);
+	}
+	ret = rmx__recv_deliver(ep);
+	if (ret)
+		rmx__ep_fail(ep, ret);
+}
+
+static void up_closed(void *upctx, struct rmx__tp_conn *conn, int status)
+{
+	(void)upctx;
+	rmx__ep_fail(conn->owner, status);
+}
+
+static int up_request(void *upctx, struct rmx__tp_listener *tpl,
+		      struct rmx__tp_conn *conn, const struct sockaddr *peer,
+		      const void *priv, size_t priv_len)
+{
+	struct rmx_listener *l = tpl->owner;
+	struct rmx__proto *p = upctx;
+	struct rmx__tp_conn_want want;
+	uint8_t mine[RMX__CONN_PRIV_SIZE];
+	struct rmx__conn_priv cp;
+	struct rmx_ep *ep;
+	char name[64];
+	int ret;
+
+	rmx__addr_format(peer, name, sizeof(name));
+	ret = rmx__conn_priv_parse(priv, priv_len, &cp);
+	if (ret) {
+		rmx__err("rejecting %s: %s", name, rmx_strerror(ret));
+		return ret;
+	}
+	ret = rmx__ep_new(p, name, &ep);
+	if (ret)
+		return ret;
+	ep->listener = l;
+	take_peer_limits(ep, &cp);
+	want_caps(p, &want);
+	priv_of(p, mine);
+	ep->conn = conn;
+	ret = p->tp->ops->accept(conn, &want, mine, sizeof(mine), ep);
+	if (ret) {
+		/* The transport rejects and frees conn itself. */
+		ep->conn = NULL;
+		p->nconnecting--;
+		rmx__ep_free(ep);
+		return ret;
+	}
+	return 0;
+}
+
+const struct rmx__tp_upcalls rmx__proto_upcalls = {
+	.completion = rmx__proto_completion,
+	.conn_ready = up_conn_ready,
+	.conn_established = up_established,
+	.conn_closed = up_closed,
+	.conn_request = up_request,
+};
+
+/* Listeners ----------------------------------------------------------- */
+
+int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
+		rmx_accept_cb cb, void *arg, struct rmx_listener **out)
+{
+	struct rmx_listener *l = calloc(1, sizeof(*l));
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	l->p = p;
+	l->cb = cb;
+	l->arg = arg;
+	ret = p->tp->ops->listen(p->tp, sa, l, &l->tpl);
+	if (ret) {
+		free(l);
+		return ret;
+	}
+	rmx__list_add_tail(&p->listeners, &l->link);
+	*out = l;
+	return 0;
+}
+
+void rmx__listener_destroy(struct rmx_listener *l)
+{
+	struct rmx__proto *p = l->p;
+	struct rmx__list *n, *next;
+
+	p->tp->ops->listener_close(l->tpl);
+	/* Endpoints accepted here but not yet handed out die with it. */
+	for (n = p->eps.next; n != &p->eps; n = next) {
+		struct rmx_ep *ep = rmx__container_of(n, struct rmx_ep, link);
+
+		next = n->next;
+		if (ep->listener != l)
+			continue;
+		if (ep->state != RMX_EP_CLOSED)
+			rmx__ep_shutdown(ep, -ECANCELED, &p->done);
+		rmx__ep_free(ep);
+	}
+	rmx__list_del(&l->link);
+	free(l);
+}
