@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "perf_common.h"
+#include "perf.h"
 
 const struct perf_test_info perf_tests[PERF_NTESTS] = {
 	[PERF_PUT_LAT] = { "put_lat", "RDMA write latency (ping-pong, half round trip)", 0, 1 },

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "perf_common.h"
+#include "perf.h"
 
 struct perf_lat_result {
 	size_t bytes;

@@ -31,7 +31,7 @@
 #include <rdma/rdma_cma.h>
 #include <rdma/rdma_verbs.h>
 
-#include "ping_rping.h"
+#include "rping.h"
 
 #define INFO_LEN 16		/* struct rping_rdma_info */
 #define RECV_LEN 64		/* > INFO_LEN: a wrong size is named, not LEN_ERR */

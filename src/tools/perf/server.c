@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "perf_common.h"
+#include "perf.h"
 
 struct server {
 	const struct perf_opts *o;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rmx-info: what the probes found, in one report, and the two printers of
- * it. Probing (info_dev.c, info_host.c) never prints, printing
- * (info_text.c, info_json.c) never probes, so that text and JSON always
+ * it. Probing (device.c, host.c) never prints, printing
+ * (print_text.c, print_json.c) never probes, so that text and JSON always
  * say the same.
  */
 #ifndef RMX_TOOLS_INFO_H
@@ -109,7 +109,7 @@ struct info_limit {
 
 #define INFO_MAX_LIMITS 16
 
-/* info_dev.c */
+/* device.c */
 int info_dev_probe(struct ibv_device *dev, struct info_dev *d);
 void info_dev_free(struct info_dev *d);
 size_t info_dev_limits(const struct info_dev *d, struct info_limit *out);
@@ -132,7 +132,7 @@ int info_mtu_bytes(enum ibv_mtu m);
 double info_lane_gbps(uint8_t speed, const char **name);
 int info_width_lanes(uint8_t w);
 
-/* info_host.c */
+/* host.c */
 void info_host_probe(struct info_host *h);
 /* Whether rmx's userfaultfd monitor can run here (it needs WP and events). */
 bool info_uffd_monitor_ok(const struct info_uffd *u);
@@ -140,7 +140,7 @@ bool info_uffd_monitor_ok(const struct info_uffd *u);
 bool info_uffd_wp(const struct info_uffd *u);
 bool info_uffd_events(const struct info_uffd *u);
 
-/* info_text.c, info_json.c: 0, or -EIO when the output failed. */
+/* print_text.c, print_json.c: 0, or -EIO when the output failed. */
 int info_print_text(FILE *f, const struct info_report *r);
 int info_print_json(FILE *f, const struct info_report *r);
 

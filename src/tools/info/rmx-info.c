@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "info.h"
+#include "report.h"
 
 static void usage(FILE *f)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "info.h"
+#include "report.h"
 
 /* rmx asks for at most this much inline data (RMX_MAX_INLINE's bound). */
 #define INLINE_ASK_MAX 4096

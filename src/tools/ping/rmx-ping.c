@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * rmx-ping: connection and data-path check between two hosts. By default
- * it speaks rdma-core's rping protocol (ping_rping.c), so either end may be
+ * it speaks rdma-core's rping protocol (rping_run.c), so either end may be
  * rping; with --rmx both ends run rmx and each ping is an rmx RPC echo
- * (ping_native.c). This file reads the command line and picks the mode.
+ * (native.c). This file reads the command line and picks the mode.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "ping.h"
-#include "ping_native.h"
-#include "ping_rping.h"
+#include "native.h"
+#include "rping.h"
 
 volatile sig_atomic_t ping_stop;
 

@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "info.h"
+#include "report.h"
 
 /* Linux 6.1 and 5.11; older headers lack them. */
 #ifndef USERFAULTFD_IOC_NEW

@@ -15,7 +15,7 @@
 
 #include <rmx/rmx.h>
 
-#include "ping_native.h"
+#include "native.h"
 
 #define PING_RPC_ID 1		/* handler tables grow to the largest id */
 #define RPC_HDR_LEN 16		/* rmx_rpc_respond(3): payload + this fits eager */

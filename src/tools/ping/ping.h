@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rmx-ping: what the command line decided, shared by its two modes
- * (ping_rping.c: rping's protocol; ping_native.c: rmx RPC).
+ * (rping_run.c: rping's protocol; native.c: rmx RPC).
  */
 #ifndef RMX_TOOLS_PING_H
 #define RMX_TOOLS_PING_H

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "perf_common.h"
+#include "perf.h"
 
 static void usage(FILE *f)
 {

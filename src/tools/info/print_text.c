@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "info.h"
+#include "report.h"
 
 #define KEY_WIDTH 24
 

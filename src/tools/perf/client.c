@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "perf_common.h"
-#include "perf_stats.h"
+#include "perf.h"
+#include "stats.h"
 
 struct client {
 	const struct perf_opts *o;

@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "info.h"
+#include "report.h"
 
 /* The report nests 5 deep at most. */
 #define JW_MAX_DEPTH 8
