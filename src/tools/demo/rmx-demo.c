@@ -6,12 +6,21 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <rmx/rmx.h>
+
+#include "common/args.h"
+#include "common/clock.h"
+#include "common/msg.h"
+
+const char tool_name[] = "rmx-demo";
+
+static const struct tool_num count_opt = {
+	"-n", "count", "messages", 1, INT_MAX, false };
 
 struct demo {
 	rmx_context_t *ctx;
@@ -68,21 +77,13 @@ static int wait_for(struct demo *d, int want)
 	return d->status;
 }
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
 static int ping_pong(struct demo *d, int count)
 {
 	char out[64], in[64], back[64];
 	int i, ret;
 
 	for (i = 1; i <= count; i++) {
-		double t0 = now_us();
+		double t0 = tool_clock_us();
 
 		snprintf(out, sizeof(out), "ping %d", i);
 		ret = rmx_recv(d->server, in, sizeof(in), on_comp, d);
@@ -100,11 +101,11 @@ static int ping_pong(struct demo *d, int count)
 		if (ret)
 			return ret;
 		if (strcmp(back, out)) {
-			fprintf(stderr, "rmx-demo: echo mismatch: \"%s\"\n", back);
+			tool_err("echo mismatch: \"%s\"", back);
 			return -EIO;
 		}
 		printf("client -> server -> client: \"%s\" (%zu bytes), round trip %.1f us\n",
-		       back, strlen(back) + 1, now_us() - t0);
+		       back, strlen(back) + 1, tool_clock_us() - t0);
 	}
 	return 0;
 }
@@ -159,7 +160,7 @@ out:
 /* Busy-polls: for measuring, rmx_progress() beats sleeping in rmx_wait(). */
 static int spin_for(struct demo *d, int want)
 {
-	double end = now_us() + 10e6;
+	double end = tool_clock_us() + 10e6;
 	int ret;
 
 	while (d->done < want) {
@@ -168,7 +169,7 @@ static int spin_for(struct demo *d, int want)
 			return ret;
 		if (d->status < 0)
 			return d->status;
-		if (now_us() > end)
+		if (tool_clock_us() > end)
 			return -ETIMEDOUT;
 	}
 	d->done = 0;
@@ -195,7 +196,7 @@ static int bench(struct demo *d)
 	if (!lat || !src || !dst)
 		goto out;
 	for (i = 0; i < ITERS; i++) {
-		t0 = now_us();
+		t0 = tool_clock_us();
 		ret = rmx_recv(d->server, in, sizeof(in), on_comp, d);
 		if (!ret)
 			ret = rmx_send(d->client, ping, sizeof(ping), on_comp, d);
@@ -203,7 +204,7 @@ static int bench(struct demo *d)
 			ret = spin_for(d, 2);
 		if (ret)
 			goto out;
-		lat[i] = now_us() - t0;
+		lat[i] = tool_clock_us() - t0;
 	}
 	qsort(lat, ITERS, sizeof(*lat), cmp_double);
 	printf("bench: 8-byte message, post to both completions: median %.1f us, 99%% %.1f us (%d samples)\n",
@@ -213,7 +214,7 @@ static int bench(struct demo *d)
 	ret = rmx_mem_reg(d->ctx, dst, SZ, RMX_MEM_REMOTE_WRITE, &mem);
 	if (!ret)
 		ret = rmx_mem_remote(mem, &r);
-	t0 = now_us();
+	t0 = tool_clock_us();
 	for (posted = 0; !ret && posted < PUTS; posted += WINDOW) {
 		for (i = 0; !ret && i < WINDOW; i++)
 			ret = rmx_put(d->client, src, SZ, &r, 0, on_comp, d);
@@ -222,7 +223,7 @@ static int bench(struct demo *d)
 	}
 	if (ret)
 		goto out;
-	secs = (now_us() - t0) / 1e6;
+	secs = (tool_clock_us() - t0) / 1e6;
 	printf("bench: %d RDMA writes of %d KiB, %d in flight: %.1f MB/s\n",
 	       PUTS, SZ / 1024, WINDOW, (double)PUTS * SZ / secs / 1e6);
 	ret = memcmp(dst, src, SZ) ? -EIO : 0;
@@ -286,6 +287,7 @@ int main(int argc, char **argv)
 	struct demo d = { 0 };
 	const char *ip = "192.0.2.1";
 	int count = 5, opt, ret;
+	uint64_t v;
 
 	while ((opt = getopt(argc, argv, "a:n:h")) != -1) {
 		switch (opt) {
@@ -293,7 +295,9 @@ int main(int argc, char **argv)
 			ip = optarg;
 			break;
 		case 'n':
-			count = atoi(optarg);
+			if (tool_parse_num(&count_opt, optarg, &v))
+				return 2;
+			count = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -303,13 +307,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (count < 1 || optind != argc) {
+	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}
 	ret = run(&d, ip, count);
 	if (ret) {
-		fprintf(stderr, "rmx-demo: %s\n", rmx_strerror(ret));
+		tool_err("%s", rmx_strerror(ret));
 		return 1;
 	}
 	printf("rmx-demo: all done\n");

@@ -9,15 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/connect.h"
+#include "common/hostport.h"
+#include "common/msg.h"
+#include "output.h"
 #include "perf.h"
 #include "stats.h"
+#include "timer.h"
 
 struct client {
 	const struct perf_opts *o;
 	rmx_context_t *ctx;
 	rmx_ep_t *ep;
-	int connected;
-	int ep_err;		/* why the endpoint closed */
+	struct tool_conn conn;	/* up, or why it closed */
 	int op_err;		/* first failed completion */
 	const char *op_name;	/* of the test's operation */
 	const char *stage;	/* what failed, for the message */
@@ -96,18 +100,6 @@ static void on_ctl(void *arg, int status, const void *resp, size_t len)
 	c->reply_len = len;
 }
 
-static void on_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
-		     void *arg)
-{
-	struct client *c = arg;
-
-	(void)ep;
-	if (ev == RMX_EP_EVENT_CONNECTED)
-		c->connected = 1;
-	else
-		c->ep_err = status ? status : -ECONNRESET;
-}
-
 static void spin_arm(struct client *c, struct spin *s)
 {
 	s->deadline = perf_now_us() + PERF_STALL_MS * 1e3;
@@ -122,8 +114,8 @@ static int spin_step(struct client *c, struct spin *s)
 
 	if (ret < 0)
 		return ret;
-	if (c->ep_err)
-		return c->ep_err;
+	if (c->conn.err)
+		return c->conn.err;
 	if (c->op_err)
 		return c->op_err;
 	if (c->completed != s->seen)
@@ -321,7 +313,7 @@ static int ctl_call(struct client *c, uint16_t id, const void *req,
 	if (!c->reply_done)
 		return ret;
 	/* A refusal, as opposed to a lost server, is told apart for the message. */
-	c->refused = c->reply_status && !c->ep_err &&
+	c->refused = c->reply_status && !c->conn.err &&
 		     rmx_ep_state(c->ep) == RMX_EP_CONNECTED;
 	return c->reply_status;
 }
@@ -350,25 +342,6 @@ static int setup_size(struct client *c)
 		ret = -EPROTO;
 	if (!ret)
 		ret = rmx_remote_unpack(&c->remote, c->reply, c->reply_len);
-	return ret;
-}
-
-static int connect_server(struct client *c, const char *addr)
-{
-	struct rmx_ep_params p = { .event_cb = on_event, .arg = c };
-	double end = perf_now_us() + 3 * PERF_STALL_MS * 1e3;
-	int ret;
-
-	/* The library's connect timeout ends this; the clock is a backstop. */
-	ret = rmx_connect(c->ctx, addr, &p, &c->ep);
-	while (!ret && !c->connected && !c->ep_err) {
-		ret = rmx_wait(c->ctx, 100);
-		ret = ret > 0 ? 0 : ret;
-		if (!ret && perf_now_us() > end)
-			ret = -ETIMEDOUT;
-	}
-	if (!ret && c->ep_err)
-		ret = c->ep_err;
 	return ret;
 }
 
@@ -423,7 +396,9 @@ static int run(struct client *c, const char *addr, size_t min_size)
 	}
 	snprintf(stage, sizeof(c->stage_buf), "connecting to %s", addr);
 	c->stage = stage;
-	ret = connect_server(c, addr);
+	/* The library's connect timeout ends this; the clock is a backstop. */
+	ret = tool_connect(c->ctx, addr, 0, 3 * PERF_STALL_MS, NULL, &c->conn,
+			   &c->ep);
 	if (ret)
 		return ret;
 	rmx_ep_max_msg(c->ep, &b.eager);
@@ -478,32 +453,28 @@ int perf_client(const struct perf_opts *o)
 	} else {
 		min_size = c.max_size = o->size ? o->size : t->bw ? 65536 : 2;
 	}
-	/* A bare IPv6 address needs brackets before the port. */
-	if (strchr(o->server, ':') && o->server[0] != '[')
-		snprintf(addr, sizeof(addr), "[%s]:%d", o->server, o->port);
-	else
-		snprintf(addr, sizeof(addr), "%s:%d", o->server, o->port);
+	tool_host_port(addr, sizeof(addr), o->server, o->port);
 	ret = run(&c, addr, min_size);
 	if (ret) {
-		if (c.ep_err && c.connected)
-			perf_err("%s: connection to the server lost: %s", c.stage,
-				 rmx_strerror(c.ep_err));
-		else if (c.ep_err)
-			perf_err("%s: %s", c.stage, rmx_strerror(c.ep_err));
+		if (c.conn.err && c.conn.up)
+			tool_err("%s: connection to the server lost: %s", c.stage,
+				 rmx_strerror(c.conn.err));
+		else if (c.conn.err)
+			tool_err("%s: %s", c.stage, rmx_strerror(c.conn.err));
 		else if (c.refused)
-			perf_err("%s: the server refused: %s (its output says why)",
+			tool_err("%s: the server refused: %s (its output says why)",
 				 c.stage, rmx_strerror(ret));
 		else if (c.op_err)
-			perf_err("%s: %s failed: %s", c.stage, c.op_name,
+			tool_err("%s: %s failed: %s", c.stage, c.op_name,
 				 rmx_strerror(c.op_err));
 		else if (ret == -ETIME)
-			perf_err("%s: no iteration finished within -D %g s",
+			tool_err("%s: no iteration finished within -D %g s",
 				 c.stage, o->duration);
 		else if (ret == -ETIMEDOUT)
-			perf_err("%s: %s (no progress for %d s)", c.stage,
+			tool_err("%s: %s (no progress for %d s)", c.stage,
 				 rmx_strerror(ret), PERF_STALL_MS / 1000);
 		else
-			perf_err("%s: %s", c.stage, rmx_strerror(ret));
+			tool_err("%s: %s", c.stage, rmx_strerror(ret));
 	}
 	/* Pending operations end with -ECANCELED here and are not counted. */
 	if (c.ep)

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rmx-perf: what the client, the server and the output share: options,
- * the test table, the clock and the setup messages on the wire.
+ * the test table (tests.c) and the setup messages on the wire
+ * (setup_msg.c).
  */
-#ifndef RMX_PERF_COMMON_H
-#define RMX_PERF_COMMON_H
+#ifndef RMX_TOOLS_PERF_H
+#define RMX_TOOLS_PERF_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include <rmx/rmx.h>
 
@@ -99,48 +99,10 @@ struct perf_setup {
 int perf_setup_pack(const struct perf_setup *s, void *buf, size_t len);
 int perf_setup_unpack(struct perf_setup *s, const void *buf, size_t len);
 
-/*
- * Microseconds. Like perftest, timed with the CPU's cycle counter where
- * there is one: a clock read can cost microseconds where the clock
- * source is emulated (an HPET under QEMU), and would be measured too.
- */
-extern double perf_us_per_cycle;	/* 0 until perf_clock_init() */
-extern uint64_t perf_cycle0;
-extern double perf_us0;
-
-/* Calibrates the cycle counter against CLOCK_MONOTONIC (~20 ms). */
-void perf_clock_init(void);
-
-static inline double perf_clock_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-static inline double perf_now_us(void)
-{
-	if (!perf_us_per_cycle)
-		return perf_clock_us();
-	return perf_us0 + (double)(__rdtsc() - perf_cycle0) * perf_us_per_cycle;
-}
-#else
-static inline double perf_now_us(void)
-{
-	return perf_clock_us();
-}
-#endif
-
 /* Page-aligned, zeroed; NULL when out of memory. Free with free(). */
-void *perf_alloc(size_t len);
-
-/* "rmx-perf: ..." on standard error. */
-void perf_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *perf_alloc(size_t len);	/* buffer.c */
 
 int perf_client(const struct perf_opts *o);
 int perf_server(const struct perf_opts *o);
 
-#endif /* RMX_PERF_COMMON_H */
+#endif /* RMX_TOOLS_PERF_H */

@@ -10,7 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
+#include "common/msg.h"
 #include "perf.h"
+#include "timer.h"
+
+const char tool_name[] = "rmx-perf";
+
+/* What each numeric option takes. */
+static const struct tool_num size_opt = {
+	"-s", "size", "bytes", 1, PERF_MAX_SIZE, true };
+static const struct tool_num iters_opt = {
+	"-n", "iteration count", NULL, 1, 1000000000, false };
+static const struct tool_num window_opt = {
+	"-q", "tx depth", "operations", 1, PERF_MAX_WINDOW, false };
+static const struct tool_num port_opt = {
+	"-p", "port", NULL, 1, 65535, false };
 
 static void usage(FILE *f)
 {
@@ -35,39 +50,17 @@ static void usage(FILE *f)
 		PERF_MAX_WINDOW, PERF_DEF_WINDOW, PERF_DEF_PORT);
 }
 
-static int bad(const char *what, const char *arg, const char *range)
+static int bad_test(const char *arg)
 {
-	fprintf(stderr, "rmx-perf: invalid %s '%s'%s%s\n"
-		"Try 'rmx-perf -h' for the options.\n", what, arg,
-		range ? ": " : "", range ? range : "");
+	char names[256] = "";
+	size_t o = 0;
+	int i;
+
+	for (i = 0; i < PERF_NTESTS && o < sizeof(names); i++)
+		o += snprintf(names + o, sizeof(names) - o, "%s%s",
+			      i ? ", " : "", perf_tests[i].name);
+	tool_usage_err("invalid test '%s' for -t: give one of %s", arg, names);
 	return 2;
-}
-
-/* Whole number in [min, max] with an optional binary K/M/G suffix. */
-static int parse_num(const char *s, int suffix, unsigned long long min,
-		     unsigned long long max, unsigned long long *out)
-{
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (suffix && *end) {
-		switch (*end++) {
-		case 'k': case 'K': mul = 1ULL << 10; break;
-		case 'm': case 'M': mul = 1ULL << 20; break;
-		case 'g': case 'G': mul = 1ULL << 30; break;
-		default: return -EINVAL;
-		}
-	}
-	if (*end || v > max / mul || v * mul < min)
-		return -EINVAL;
-	*out = v * mul;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -91,8 +84,7 @@ int main(int argc, char **argv)
 		.port = PERF_DEF_PORT,
 		.window = PERF_DEF_WINDOW,
 	};
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "t:s:an:D:q:d:p:h", longopts,
@@ -101,48 +93,43 @@ int main(int argc, char **argv)
 		case 't':
 			o.test = perf_test_by_name(optarg);
 			if (o.test < 0)
-				return bad("test", optarg,
-					   "see -h for the tests");
+				return bad_test(optarg);
 			break;
 		case 's':
-			if (parse_num(optarg, 1, 1, PERF_MAX_SIZE, &v))
-				return bad("size", optarg,
-					   "1 to 1G bytes, with an optional K, M or G");
+			if (tool_parse_num(&size_opt, optarg, &v))
+				return 2;
 			o.size = v;
 			break;
 		case 'a':
 			o.all = 1;
 			break;
 		case 'n':
-			if (parse_num(optarg, 0, 1, 1000000000, &v))
-				return bad("iteration count", optarg,
-					   "1 to 1000000000");
+			if (tool_parse_num(&iters_opt, optarg, &v))
+				return 2;
 			o.iters = v;
 			break;
 		case 'D':
-			errno = 0;
-			o.duration = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
-			    !(o.duration > 0 && o.duration <= 86400))
-				return bad("duration", optarg,
-					   "seconds, more than 0 and at most 86400");
+			if (tool_parse_seconds("-D", "duration", optarg, 86400,
+					       &o.duration))
+				return 2;
 			break;
 		case 'q':
-			if (parse_num(optarg, 0, 1, PERF_MAX_WINDOW, &v))
-				return bad("tx depth", optarg,
-					   "1 to 1024 operations");
+			if (tool_parse_num(&window_opt, optarg, &v))
+				return 2;
 			o.window = (int)v;
 			o.window_set = 1;
 			break;
 		case 'd':
-			if (!*optarg || strlen(optarg) > 63)
-				return bad("device name", optarg,
-					   "1 to 63 characters");
+			if (!*optarg || strlen(optarg) > 63) {
+				tool_usage_err("invalid device name '%s' for -d: give 1 to 63 characters",
+					       optarg);
+				return 2;
+			}
 			o.device = optarg;
 			break;
 		case 'p':
-			if (parse_num(optarg, 0, 1, 65535, &v))
-				return bad("port", optarg, "1 to 65535");
+			if (tool_parse_num(&port_opt, optarg, &v))
+				return 2;
 			o.port = (int)v;
 			break;
 		case OPT_JSON:
@@ -152,39 +139,39 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "Try 'rmx-perf -h' for the options.\n");
+			fprintf(stderr, "Try '%s -h' for the options.\n",
+				tool_name);
 			return 2;
 		}
 	}
 	if (argc - optind > 1) {
-		fprintf(stderr, "rmx-perf: one server address at most, got '%s' and '%s'\n"
-			"Try 'rmx-perf -h' for the options.\n",
-			argv[optind], argv[optind + 1]);
+		tool_usage_err("one server address at most, got '%s' and '%s'",
+			       argv[optind], argv[optind + 1]);
 		return 2;
 	}
 	if (optind < argc)
 		o.server = argv[optind];
 	if (o.all && o.size) {
-		fprintf(stderr, "rmx-perf: -a and -s exclude each other\n");
+		tool_usage_err("-a and -s exclude each other");
 		return 2;
 	}
 	if (o.iters && o.duration) {
-		fprintf(stderr, "rmx-perf: -n and -D exclude each other\n");
+		tool_usage_err("-n and -D exclude each other");
 		return 2;
 	}
 	if (o.server && o.test < 0) {
-		fprintf(stderr, "rmx-perf: the client needs a test: -t TEST (see -h)\n");
+		tool_usage_err("the client needs a test: -t TEST");
 		return 2;
 	}
 	if (o.server && !*o.server) {
-		fprintf(stderr, "rmx-perf: empty server address\n");
+		tool_usage_err("empty server address");
 		return 2;
 	}
 	/* The device is chosen inside rmx_context_create(), from the environment. */
 	if (o.device && setenv("RMX_DEVICE", o.device, 1)) {
-		perf_err("setenv RMX_DEVICE: %s", strerror(errno));
+		tool_err("setenv RMX_DEVICE: %s", strerror(errno));
 		return 1;
 	}
-	perf_clock_init();
+	perf_timer_init();
 	return o.server ? perf_client(&o) : perf_server(&o);
 }

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/connect.h"
+#include "common/msg.h"
 #include "perf.h"
 
 struct server {
@@ -17,7 +20,7 @@ struct server {
 	rmx_context_t *ctx;
 	rmx_listener_t *listener;
 	rmx_ep_t *ep;
-	int ep_err;		/* why the endpoint closed */
+	struct tool_conn conn;	/* the client's endpoint: why it closed */
 	int err;		/* first failure */
 	const char *err_what;
 	rmx_rpc_req_t *setup_req;	/* handled from the main loop */
@@ -46,16 +49,6 @@ static void fail(struct server *s, int status, const char *what)
 	}
 }
 
-static void on_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
-		     void *arg)
-{
-	struct server *s = arg;
-
-	(void)ep;
-	if (ev == RMX_EP_EVENT_CLOSED)
-		s->ep_err = status ? status : -ECONNRESET;
-}
-
 /* One client per run, as perftest: any other peer is turned away. */
 static int adopt(struct server *s, rmx_ep_t *ep)
 {
@@ -63,7 +56,7 @@ static int adopt(struct server *s, rmx_ep_t *ep)
 		return 0;
 	if (!s->ep) {
 		s->ep = ep;
-		rmx_ep_set_event_cb(ep, on_event, s);
+		rmx_ep_set_event_cb(ep, tool_conn_event, &s->conn);
 	}
 	return 1;
 }
@@ -221,7 +214,7 @@ static int handle_setup(struct server *s)
 	if (ret) {
 		s->err_what = "bad setup message from the client";
 	} else if (s->o->test >= 0 && (int)su.test != s->o->test) {
-		perf_err("the client asked for %s, this server runs %s",
+		tool_err("the client asked for %s, this server runs %s",
 			 perf_tests[su.test].name, perf_tests[s->o->test].name);
 		ret = -EINVAL;
 		s->err_what = "setup";
@@ -288,7 +281,7 @@ static void watch_flag(struct server *s)
 
 static int serve(struct server *s)
 {
-	double end;
+	int64_t end;
 	int ret = 0, busy;
 
 	while (!ret && !s->done_req) {
@@ -307,9 +300,9 @@ static int serve(struct server *s)
 			break;
 		}
 		ret = 0;
-		if (s->ep_err) {
+		if (s->conn.err) {
 			s->err_what = "connection to the client lost";
-			return s->ep_err;
+			return s->conn.err;
 		}
 		if (s->err)
 			return s->err;
@@ -326,8 +319,8 @@ static int serve(struct server *s)
 	 * The client closes first once it has the answer: closing here
 	 * could overtake the answer on its way into the client's hands.
 	 */
-	end = perf_now_us() + 3e6;
-	while (!ret && !s->ep_err && perf_now_us() < end)
+	end = tool_clock_ns() + 3 * TOOL_NS_PER_S;
+	while (!ret && !s->conn.err && tool_clock_ns() < end)
 		if (rmx_wait(s->ctx, 10) < 0)
 			break;
 	return 0;
@@ -384,7 +377,7 @@ int perf_server(const struct perf_opts *o)
 	}
 out:
 	if (ret)
-		perf_err("server: %s: %s", s.err_what, rmx_strerror(ret));
+		tool_err("server: %s: %s", s.err_what, rmx_strerror(ret));
 	if (s.ep)
 		rmx_ep_destroy(s.ep);
 	rmx_listener_destroy(s.listener);

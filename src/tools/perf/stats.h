@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * rmx-perf: statistics of one size's run and how they are printed, as
- * perftest's tables (so its scripts read them) or as JSON lines.
+ * rmx-perf: statistics of one size's run (stats.c); output.h prints them.
  */
-#ifndef RMX_PERF_STATS_H
-#define RMX_PERF_STATS_H
+#ifndef RMX_TOOLS_PERF_STATS_H
+#define RMX_TOOLS_PERF_STATS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -48,20 +47,4 @@ void perf_peak_update(struct perf_peak *p, double now, uint64_t ops);
 void perf_bw_stats(size_t bytes, uint64_t ops, double us,
 		   const struct perf_peak *p, struct perf_bw_result *r);
 
-struct perf_banner {
-	const char *peer;	/* "host:port" */
-	size_t min_size, max_size;
-	int nsizes;
-	uint64_t iters;		/* 0 in duration mode */
-	int warmup;		/* latency: iterations; BW: one window */
-	int window;
-	size_t eager;		/* rmx_ep_max_msg() */
-};
-
-/* Banner and table header; nothing with --json. */
-void perf_print_banner(const struct perf_opts *o, const struct perf_banner *b);
-void perf_print_lat(const struct perf_opts *o, const struct perf_lat_result *r);
-void perf_print_bw(const struct perf_opts *o, const struct perf_bw_result *r);
-void perf_print_footer(const struct perf_opts *o);
-
-#endif /* RMX_PERF_STATS_H */
+#endif /* RMX_TOOLS_PERF_STATS_H */

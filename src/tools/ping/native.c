@@ -11,33 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <rmx/rmx.h>
 
+#include "common/clock.h"
+#include "common/connect.h"
+#include "common/hostport.h"
+#include "common/msg.h"
 #include "native.h"
 
 #define PING_RPC_ID 1		/* handler tables grow to the largest id */
 #define RPC_HDR_LEN 16		/* rmx_rpc_respond(3): payload + this fits eager */
-#define SPIN_NS 10000000	/* busy-poll a ping this long, then sleep */
+/* Busy-poll a ping this long, then sleep. */
+#define SPIN_NS (10 * TOOL_NS_PER_MS)
 #define WAIT_SLICE_MS 200	/* longest sleep before looking at ping_stop */
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* "host:port", bracketing a bare IPv6 address as rmx wants it. */
-static void addr_port(char *buf, size_t len, const char *host, int port)
-{
-	if (strchr(host, ':') && host[0] != '[')
-		snprintf(buf, len, "[%s]:%d", host, port);
-	else
-		snprintf(buf, len, "%s:%d", host, port);
-}
 
 static int open_context(const struct ping_opts *o, rmx_context_t **ctx)
 {
@@ -48,8 +35,7 @@ static int open_context(const struct ping_opts *o, rmx_context_t **ctx)
 		setenv("RMX_LOG_LEVEL", "info", 0);
 	ret = rmx_context_create(ctx);
 	if (ret)
-		fprintf(stderr, "rmx-ping: cannot open an RDMA device: %s\n",
-			rmx_strerror(ret));
+		tool_err("cannot open an RDMA device: %s", rmx_strerror(ret));
 	return ret;
 }
 
@@ -77,8 +63,8 @@ static void on_reply_done(void *arg, int status, size_t len)
 	(void)len;
 	if (status < 0) {
 		r->s->failed++;
-		fprintf(stderr, "rmx-ping: a reply did not reach its client: %s\n",
-			rmx_strerror(status));
+		tool_err("a reply did not reach its client: %s",
+			 rmx_strerror(status));
 	}
 	free(r);
 }
@@ -103,7 +89,7 @@ static void on_request(void *arg, rmx_rpc_req_t *req, const void *data,
 	if (ret) {
 		/* No callback follows a refused call. */
 		s->failed++;
-		fprintf(stderr, "rmx-ping: cannot reply: %s\n", rmx_strerror(ret));
+		tool_err("cannot reply: %s", rmx_strerror(ret));
 		free(r);
 	}
 }
@@ -165,12 +151,12 @@ static int run_server(const struct ping_opts *o)
 	if (ret)
 		return ret;
 	ret = rmx_rpc_register(s.ctx, PING_RPC_ID, on_request, &s);
-	addr_port(addr, sizeof(addr), o->addr ? o->addr : "0.0.0.0", o->port);
+	tool_host_port(addr, sizeof(addr), o->addr ? o->addr : "0.0.0.0",
+		       o->port);
 	if (!ret)
 		ret = rmx_listen(s.ctx, addr, on_accept, &s, &l);
 	if (ret) {
-		fprintf(stderr, "rmx-ping: cannot listen on %s: %s\n", addr,
-			rmx_strerror(ret));
+		tool_err("cannot listen on %s: %s", addr, rmx_strerror(ret));
 		goto out;
 	}
 	if (o->debug)
@@ -178,7 +164,7 @@ static int run_server(const struct ping_opts *o)
 	while (!ping_stop) {
 		ret = rmx_wait(s.ctx, WAIT_SLICE_MS);
 		if (ret < 0) {
-			fprintf(stderr, "rmx-ping: %s\n", rmx_strerror(ret));
+			tool_err("%s", rmx_strerror(ret));
 			goto out;
 		}
 		reap_clients(&s);
@@ -199,23 +185,10 @@ out:
 
 struct client {
 	rmx_context_t *ctx;
-	int connected;
-	int closed;		/* the endpoint's error, once closed */
+	struct tool_conn conn;	/* the endpoint: up, or why it closed */
 	int done, status;
 	size_t len;
 };
-
-static void on_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
-		     void *arg)
-{
-	struct client *c = arg;
-
-	(void)ep;
-	if (ev == RMX_EP_EVENT_CONNECTED)
-		c->connected = 1;
-	else
-		c->closed = status < 0 ? status : -ECONNRESET;
-}
 
 static void on_response(void *arg, int status, const void *resp, size_t len)
 {
@@ -236,7 +209,7 @@ static int wait_response(struct client *c, int64_t t0, int64_t limit)
 	int ret;
 
 	while (!c->done) {
-		int64_t t = now_ns();
+		int64_t t = tool_clock_ns();
 
 		if (t - t0 > limit)
 			return -ETIMEDOUT;
@@ -274,29 +247,12 @@ static void stats_print(const struct stats *st, const char *addr,
 static int connect_server(struct client *c, const struct ping_opts *o,
 			  const char *addr, rmx_ep_t **ep)
 {
-	struct rmx_ep_params params = {
-		.event_cb = on_event,
-		.arg = c,
-		.timeout_ms = o->timeout_ms,
-	};
-	int64_t end = now_ns() + (int64_t)(o->timeout_ms + 1000) * 1000000;
-	int ret;
+	/* The connect timeout ends a failed attempt; a second backs it up. */
+	int ret = tool_connect(c->ctx, addr, o->timeout_ms,
+			       o->timeout_ms + 1000, &ping_stop, &c->conn, ep);
 
-	ret = rmx_connect(c->ctx, addr, &params, ep);
-	while (!ret && !c->connected && !c->closed) {
-		if (ping_stop)
-			return -EINTR;
-		if (now_ns() > end)
-			ret = -ETIMEDOUT;
-		else
-			ret = rmx_wait(c->ctx, WAIT_SLICE_MS);
-		ret = ret < 0 ? ret : 0;
-	}
-	if (!ret)
-		ret = c->closed;
-	if (ret)
-		fprintf(stderr, "rmx-ping: cannot connect to %s: %s\n", addr,
-			rmx_strerror(ret));
+	if (ret && ret != -EINTR)
+		tool_err("cannot connect to %s: %s", addr, rmx_strerror(ret));
 	return ret;
 }
 
@@ -316,26 +272,26 @@ static int one_ping(struct client *c, const struct ping_opts *o,
 	if (o->validate)
 		memset(sink, 0, o->size);	/* so -V proves this echo */
 	c->done = 0;
-	t0 = now_ns();
+	t0 = tool_clock_ns();
 	ret = rmx_rpc_call(ep, PING_RPC_ID, start, o->size, &params,
 			   on_response, c, NULL);
 	if (!ret)
 		ret = wait_response(c, t0,
-				    (int64_t)(o->timeout_ms + 2000) * 1000000);
-	*rtt_ms = (double)(now_ns() - t0) / 1e6;
+				    (o->timeout_ms + 2000) * TOOL_NS_PER_MS);
+	*rtt_ms = (double)(tool_clock_ns() - t0) / 1e6;
 	if (!ret)
 		ret = c->status;
 	if (ret) {
-		fprintf(stderr, "rmx-ping: ping %ld: %s\n", seq, rmx_strerror(ret));
+		tool_err("ping %ld: %s", seq, rmx_strerror(ret));
 		return ret;
 	}
 	if (c->len != o->size) {
-		fprintf(stderr, "rmx-ping: ping %ld: %zu bytes came back, not %zu\n",
-			seq, c->len, o->size);
+		tool_err("ping %ld: %zu bytes came back, not %zu", seq, c->len,
+			 o->size);
 		return -EBADMSG;
 	}
 	if (o->validate && memcmp(start, sink, o->size)) {
-		fprintf(stderr, "rmx-ping: data mismatch in ping %ld!\n", seq);
+		tool_err("data mismatch in ping %ld!", seq);
 		return -EBADMSG;
 	}
 	return 0;
@@ -353,7 +309,7 @@ static int run_client(const struct ping_opts *o)
 	long seq;
 	int ret;
 
-	addr_port(addr, sizeof(addr), o->addr, o->port);
+	tool_host_port(addr, sizeof(addr), o->addr, o->port);
 	start = malloc(o->size);
 	sink = malloc(o->size);
 	if (!start || !sink) {
@@ -371,7 +327,7 @@ static int run_client(const struct ping_opts *o)
 	printf("RMX-PING %s: %zu data bytes per ping, %s (eager limit %zu)\n",
 	       addr, o->size,
 	       o->size + RPC_HDR_LEN <= eager ? "eager" : "rendezvous", eager);
-	t0 = now_ns();
+	t0 = tool_clock_ns();
 	for (seq = 0; !ping_stop && (!o->count || seq < o->count); seq++) {
 		st.sent++;
 		ret = one_ping(&c, o, ep, start, sink, seq, &rtt);
@@ -388,7 +344,7 @@ static int run_client(const struct ping_opts *o)
 			printf("ping data: %.*s\n", (int)strnlen(sink, o->size),
 			       sink);
 	}
-	stats_print(&st, addr, (double)(now_ns() - t0) / 1e6);
+	stats_print(&st, addr, (double)(tool_clock_ns() - t0) / 1e6);
 out:
 	/* Before the buffers go: it cancels a call still reading them. */
 	rmx_ep_destroy(ep);

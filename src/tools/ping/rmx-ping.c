@@ -12,29 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ping.h"
+#include "common/args.h"
+#include "common/msg.h"
 #include "native.h"
+#include "ping.h"
 #include "rping.h"
 
+const char tool_name[] = "rmx-ping";
 volatile sig_atomic_t ping_stop;
-
-void ping_fill(char *buf, size_t size, long seq)
-{
-	static const int first = 'A', last = 'z';
-	int start = first + (int)(seq % (last - first + 1));
-	size_t i;
-	int n, c;
-
-	if (!size)
-		return;
-	n = snprintf(buf, size, "rdma-ping-%ld: ", seq);
-	for (i = (size_t)n, c = start; n >= 0 && i < size; i++) {
-		buf[i] = (char)c;
-		if (++c > last)
-			c = first;
-	}
-	buf[size - 1] = '\0';
-}
 
 static void on_signal(int sig)
 {
@@ -66,23 +51,13 @@ static void usage(FILE *f)
 		RPING_MAX_SIZE, NATIVE_MAX_SIZE, PING_DEFAULT_TIMEOUT_MS);
 }
 
-/* Whole decimal number in [min, max], or -1 with a message. */
-static int parse_num(const char *opt, const char *s, long min, long max,
-		     long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "rmx-ping: invalid %s \"%s\" (valid range is %ld to %ld)\n",
-			opt, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
+/* The numeric options but -S, whose range depends on the mode. */
+static const struct tool_num port_opt = {
+	"-p", "port", NULL, 1, 65535, false };
+static const struct tool_num count_opt = {
+	"-C", "count", NULL, 0, INT_MAX, false };
+static const struct tool_num timeout_opt = {
+	"--timeout", "timeout", "ms", 1, 3600000, false };
 
 int main(int argc, char **argv)
 {
@@ -101,8 +76,10 @@ int main(int argc, char **argv)
 	};
 	const char *size_arg = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct tool_num size_opt = {
+		.opt = "-S", .what = "size", .unit = "bytes" };
 	int native = 0, opt, ret;
-	long v;
+	uint64_t v;
 
 	while ((opt = getopt_long(argc, argv, "sca:I:p:C:S:vVdPh", longopts,
 				  NULL)) != -1) {
@@ -110,7 +87,7 @@ int main(int argc, char **argv)
 		case 's':
 		case 'c':
 			if (o.server != -1 && o.server != (opt == 's')) {
-				fprintf(stderr, "rmx-ping: -s and -c exclude each other\n");
+				tool_usage_err("-s and -c exclude each other");
 				return 2;
 			}
 			o.server = opt == 's';
@@ -122,14 +99,14 @@ int main(int argc, char **argv)
 			o.src = optarg;
 			break;
 		case 'p':
-			if (parse_num("port", optarg, 1, 65535, &v))
+			if (tool_parse_num(&port_opt, optarg, &v))
 				return 2;
 			o.port = (int)v;
 			break;
 		case 'C':
-			if (parse_num("count", optarg, 0, INT_MAX, &v))
+			if (tool_parse_num(&count_opt, optarg, &v))
 				return 2;
-			o.count = v;
+			o.count = (long)v;
 			break;
 		case 'S':
 			size_arg = optarg;	/* its range depends on the mode */
@@ -150,7 +127,7 @@ int main(int argc, char **argv)
 			native = 1;
 			break;
 		case OPT_TIMEOUT:
-			if (parse_num("timeout", optarg, 1, 3600000, &v))
+			if (tool_parse_num(&timeout_opt, optarg, &v))
 				return 2;
 			o.timeout_ms = (int)v;
 			break;
@@ -163,35 +140,34 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "rmx-ping: unexpected argument \"%s\"\n",
-			argv[optind]);
+		tool_usage_err("unexpected argument \"%s\"", argv[optind]);
 		return 2;
 	}
 	if (o.server == -1) {
-		fprintf(stderr, "rmx-ping: one of -s (server) or -c (client) is required\n");
+		tool_err("one of -s (server) or -c (client) is required");
 		usage(stderr);
 		return 2;
 	}
 	if (!o.server && !o.addr) {
-		fprintf(stderr, "rmx-ping: the client needs the server's address (-a)\n");
+		tool_usage_err("the client needs the server's address (-a)");
 		return 2;
 	}
 	if (!o.server && o.persistent) {
-		fprintf(stderr, "rmx-ping: -P is for the server (-s)\n");
+		tool_usage_err("-P is for the server (-s)");
 		return 2;
 	}
 	if (o.server && o.src) {
-		fprintf(stderr, "rmx-ping: -I is for the client (-c); the server binds -a\n");
+		tool_usage_err("-I is for the client (-c); the server binds -a");
 		return 2;
 	}
 	if (native && o.src) {
-		fprintf(stderr, "rmx-ping: -I is not supported with --rmx\n");
+		tool_usage_err("-I is not supported with --rmx");
 		return 2;
 	}
 	if (size_arg) {
-		if (native ? parse_num("size", size_arg, 1, NATIVE_MAX_SIZE, &v) :
-			     parse_num("size", size_arg, RPING_MIN_SIZE,
-				       RPING_MAX_SIZE, &v))
+		size_opt.min = native ? 1 : RPING_MIN_SIZE;
+		size_opt.max = native ? NATIVE_MAX_SIZE : RPING_MAX_SIZE;
+		if (tool_parse_num(&size_opt, size_arg, &v))
 			return 2;
 		o.size = (size_t)v;
 	}
