@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * rmx-info: host facts that decide how rmx registers memory: whether a
- * userfaultfd can be had for its invalidation monitor (each way rmx
- * tries, in src/mem/monitor_uffd.c) and the locked-memory limit that
- * bounds its registration cache.
+ * rmx-info: host facts behind how rmx registers memory: each way a
+ * userfaultfd can be had (those the library tries, one after the other,
+ * for its invalidation monitor), what the kernel offers on it, and the
+ * locked-memory limit that bounds the registration cache. Facts for
+ * whoever reads the report; whether the monitor starts is the library's
+ * to say (rcache.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,11 +106,6 @@ bool info_uffd_wp(const struct info_uffd *u)
 bool info_uffd_events(const struct info_uffd *u)
 {
 	return u->api == 0 && (u->features & UFFD_EVENTS) == UFFD_EVENTS;
-}
-
-bool info_uffd_monitor_ok(const struct info_uffd *u)
-{
-	return info_uffd_wp(u) && info_uffd_events(u);
 }
 
 void info_host_probe(struct info_host *h)

@@ -1,158 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * rmx-info --json: the report as one JSON object (RFC 8259), for
- * programs. Strings are escaped and any byte that is not valid UTF-8
- * becomes U+FFFD, so that the output parses whatever the environment holds.
+ * programs, written with json_writer.h.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <string.h>
 
+#include "json_writer.h"
 #include "report.h"
-
-/* The report nests 5 deep at most. */
-#define JW_MAX_DEPTH 8
-
-struct jw {
-	FILE *f;
-	int depth;
-	bool first[JW_MAX_DEPTH];	/* nothing written yet at this depth */
-};
-
-/* Bytes of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	/* A NUL fails the continuation test: no reading past the end. */
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-static void jw_string(struct jw *w, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n;
-
-	fputc('"', w->f);
-	while (*s) {
-		switch (*s) {
-		case '"':
-			fputs("\\\"", w->f);
-			break;
-		case '\\':
-			fputs("\\\\", w->f);
-			break;
-		case '\n':
-			fputs("\\n", w->f);
-			break;
-		case '\t':
-			fputs("\\t", w->f);
-			break;
-		default:
-			if (*s < 0x20) {
-				fprintf(w->f, "\\u%04x", *s);
-				break;
-			}
-			n = utf8_len(s);
-			if (!n) {
-				fputs("\\ufffd", w->f);
-				break;
-			}
-			fwrite(s, 1, n, w->f);
-			s += n - 1;
-		}
-		s++;
-	}
-	fputc('"', w->f);
-}
-
-/* The comma, newline and indent before a value, then its key if any. */
-static void jw_item(struct jw *w, const char *key)
-{
-	if (w->depth) {
-		fputs(w->first[w->depth] ? "\n" : ",\n", w->f);
-		w->first[w->depth] = false;
-		fprintf(w->f, "%*s", 2 * w->depth, "");
-	}
-	if (key) {
-		jw_string(w, key);
-		fputs(": ", w->f);
-	}
-}
-
-static void jw_open(struct jw *w, const char *key, char c)
-{
-	jw_item(w, key);
-	fputc(c, w->f);
-	w->first[++w->depth] = true;
-}
-
-static void jw_close(struct jw *w, char c)
-{
-	bool empty = w->first[w->depth];
-
-	w->depth--;
-	if (!empty)
-		fprintf(w->f, "\n%*s", 2 * w->depth, "");
-	fputc(c, w->f);
-}
-
-static void jw_str(struct jw *w, const char *key, const char *s)
-{
-	jw_item(w, key);
-	if (s)
-		jw_string(w, s);
-	else
-		fputs("null", w->f);
-}
-
-static void jw_u64(struct jw *w, const char *key, uint64_t v)
-{
-	jw_item(w, key);
-	fprintf(w->f, "%" PRIu64, v);
-}
-
-static void jw_i64(struct jw *w, const char *key, int64_t v)
-{
-	jw_item(w, key);
-	fprintf(w->f, "%" PRId64, v);
-}
-
-static void jw_bool(struct jw *w, const char *key, bool v)
-{
-	jw_item(w, key);
-	fputs(v ? "true" : "false", w->f);
-}
-
-static void jw_null(struct jw *w, const char *key)
-{
-	jw_item(w, key);
-	fputs("null", w->f);
-}
 
 static void flags(struct jw *w, const char *key, uint64_t v,
 		  const struct info_flag *t)
@@ -233,11 +88,7 @@ static void device(struct jw *w, const struct info_report *r,
 	size_t i, n;
 	uint32_t p;
 
-	snprintf(guid, sizeof(guid), "%04x:%04x:%04x:%04x",
-		 (unsigned)(d->guid >> 48) & 0xffff,
-		 (unsigned)(d->guid >> 32) & 0xffff,
-		 (unsigned)(d->guid >> 16) & 0xffff,
-		 (unsigned)d->guid & 0xffff);
+	info_guid_str(d->guid, guid, sizeof(guid));
 	jw_open(w, NULL, '{');
 	jw_str(w, "name", d->name);
 	jw_str(w, "node_guid", guid);
@@ -255,11 +106,7 @@ static void device(struct jw *w, const struct info_report *r,
 		jw_open(w, "odp", '{');
 		flags(w, "general", d->attr.odp_caps.general_caps,
 		      info_odp_general);
-		flags(w, "rc",
-		      d->attr.odp_caps.general_caps & IBV_ODP_SUPPORT ?
-			      d->attr.odp_caps.per_transport_caps.rc_odp_caps :
-			      0,
-		      info_odp_rc);
+		flags(w, "rc", info_odp_rc_caps(d), info_odp_rc);
 		jw_close(w, '}');
 		jw_str(w, "rcache_mode", info_rcache_mode_str(d->rcache_mode));
 		jw_str(w, "rcache_why", d->rcache_why);
@@ -301,6 +148,18 @@ static void limit(struct jw *w, const char *key, rlim_t v)
 		jw_u64(w, key, (uint64_t)v);
 }
 
+/* The library's answer (rcache.c); nulls when none could be had. */
+static void monitor(struct jw *w, const struct info_monitor *m)
+{
+	if (m->asked)
+		jw_bool(w, "rmx_monitor", !m->status);
+	else
+		jw_null(w, "rmx_monitor");
+	jw_str(w, "rmx_monitor_device", m->asked ? m->dev : NULL);
+	jw_str(w, "rmx_monitor_error",
+	       m->status ? rmx_strerror(m->status) : NULL);
+}
+
 static void host(struct jw *w, const struct info_report *r)
 {
 	const struct info_host *h = &r->host;
@@ -320,7 +179,7 @@ static void host(struct jw *w, const struct info_report *r)
 		jw_bool(w, "write_protect", info_uffd_wp(u));
 		jw_bool(w, "events", info_uffd_events(u));
 	}
-	jw_bool(w, "rmx_monitor", info_uffd_monitor_ok(u));
+	monitor(w, &r->monitor);
 	if (u->unprivileged >= 0)
 		jw_i64(w, "unprivileged_userfaultfd", u->unprivileged);
 	else

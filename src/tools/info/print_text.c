@@ -129,10 +129,8 @@ static void device(FILE *f, const struct info_report *r,
 	uint32_t p;
 
 	fprintf(f, "device %s\n", d->name);
-	kv(f, 2, "node_guid", "%04x:%04x:%04x:%04x",
-	   (unsigned)(d->guid >> 48) & 0xffff,
-	   (unsigned)(d->guid >> 32) & 0xffff,
-	   (unsigned)(d->guid >> 16) & 0xffff, (unsigned)d->guid & 0xffff);
+	info_guid_str(d->guid, buf, sizeof(buf));
+	kv(f, 2, "node_guid", "%s", buf);
 	kv(f, 2, "transport", "%s (node type: %s)",
 	   info_transport_str(d->transport), ibv_node_type_str(d->node_type));
 	if (d->attr_ok) {
@@ -147,11 +145,7 @@ static void device(FILE *f, const struct info_report *r,
 	if (d->attr_ok) {
 		flags(f, 2, "odp", d->attr.odp_caps.general_caps,
 		      info_odp_general);
-		flags(f, 2, "odp_rc",
-		      d->attr.odp_caps.general_caps & IBV_ODP_SUPPORT ?
-			      d->attr.odp_caps.per_transport_caps.rc_odp_caps :
-			      0,
-		      info_odp_rc);
+		flags(f, 2, "odp_rc", info_odp_rc_caps(d), info_odp_rc);
 		kv(f, 2, "rcache", "%s", d->rcache_why);
 		kv(f, 2, "atomic_cap", "%s (%d)", info_atomic_str(a->atomic_cap),
 		   a->atomic_cap);
@@ -176,6 +170,21 @@ static void uffd_way(char *buf, size_t n, const char *what, int err)
 		snprintf(buf, n, "%s yes", what);
 }
 
+/* The library's answer (rcache.c). */
+static void monitor(FILE *f, const struct info_monitor *m)
+{
+	const char *key = "rmx uffd monitor";
+
+	if (!m->asked)
+		kv(f, 2, key, "unknown (no rmx context could be opened to ask)");
+	else if (!m->status)
+		kv(f, 2, key, "usable (an rmx context on %s started it%s)",
+		   m->dev, m->forced ? ", with RMX_RCACHE_MONITOR=uffd" : "");
+	else
+		kv(f, 2, key, "not usable: %s (an rmx context on %s, with RMX_RCACHE_MONITOR=uffd)",
+		   rmx_strerror(m->status), m->dev);
+}
+
 static void host(FILE *f, const struct info_report *r)
 {
 	const struct info_host *h = &r->host;
@@ -196,8 +205,7 @@ static void host(FILE *f, const struct info_report *r)
 		   info_uffd_wp(u) ? "yes" : "no",
 		   info_uffd_events(u) ? "yes" : "no");
 	}
-	kv(f, 2, "rmx uffd monitor", "%s",
-	   info_uffd_monitor_ok(u) ? "usable" : "not usable");
+	monitor(f, &r->monitor);
 	if (u->unprivileged >= 0)
 		kv(f, 2, "vm.unprivileged_userfaultfd", "%d", u->unprivileged);
 	else

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rmx-info: what the probes found, in one report, and the two printers of
- * it. Probing (device.c, host.c) never prints, printing
- * (print_text.c, print_json.c) never probes, so that text and JSON always
- * say the same.
+ * it. Probing (device.c with libibverbs, host.c, rcache.c asking the
+ * library) never prints, printing (print_text.c, print_json.c) never
+ * probes, so that text and JSON always say the same.
  */
-#ifndef RMX_TOOLS_INFO_H
-#define RMX_TOOLS_INFO_H
+#ifndef RMX_TOOLS_INFO_REPORT_H
+#define RMX_TOOLS_INFO_REPORT_H
 
 #include <net/if.h>
 #include <netinet/in.h>
@@ -27,9 +27,6 @@ struct info_errs {
 	int n;
 	int dropped;		/* beyond INFO_MAX_ERRS */
 };
-
-__attribute__((format(printf, 2, 3)))
-void info_err(struct info_errs *e, const char *fmt, ...);
 
 struct info_gid {
 	uint32_t port;
@@ -81,6 +78,19 @@ struct info_host {
 	struct rlimit memlock;
 };
 
+/*
+ * Whether rmx's userfaultfd monitor starts on this host, as an rmx
+ * context found: one that chose it, else one made to try it
+ * (RMX_RCACHE_MONITOR=uffd). The library opens the monitor only inside
+ * a context, so without a device that opens there is no answer.
+ */
+struct info_monitor {
+	bool asked;		/* false: no context could be opened */
+	bool forced;		/* the context was made to try it */
+	int status;		/* 0: it started; else why not (-errno) */
+	char dev[IBV_SYSFS_NAME_MAX];	/* the device of that context */
+};
+
 struct info_report {
 	const char *version;
 	const char *only;		/* -d DEV, or NULL */
@@ -88,6 +98,7 @@ struct info_report {
 	struct info_dev *devs;		/* those probed: all, or -d's */
 	size_t ndevs;
 	struct info_host host;
+	struct info_monitor monitor;
 	struct rmx_knob *knobs;
 	size_t nknobs;
 	struct info_errs errs;		/* not tied to one device */
@@ -98,7 +109,7 @@ struct info_flag {
 	const char *name;
 };
 
-/* NULL-terminated flag tables, shared by both printers. */
+/* NULL-terminated flag tables, shared by both printers (names.c). */
 extern const struct info_flag info_odp_general[];
 extern const struct info_flag info_odp_rc[];
 
@@ -109,17 +120,30 @@ struct info_limit {
 
 #define INFO_MAX_LIMITS 16
 
-/* device.c */
+/* report.c */
+__attribute__((format(printf, 2, 3)))
+void info_err(struct info_errs *e, const char *fmt, ...);
+void info_report_free(struct info_report *r);
+
+/* device.c: what libibverbs says of dev; 0, or -errno if it did not open. */
 int info_dev_probe(struct ibv_device *dev, struct info_dev *d);
-void info_dev_free(struct info_dev *d);
 size_t info_dev_limits(const struct info_dev *d, struct info_limit *out);
-/*
- * Opens an rmx context on d (RMX_DEVICE) and keeps its registration mode
- * and the library's reason for it: the library decides, not the tool.
- */
+
+/* host.c */
+void info_host_probe(struct info_host *h);
+/* UFFD_FEATURE_PAGEFAULT_FLAG_WP; the unmap, remove and remap events. */
+bool info_uffd_wp(const struct info_uffd *u);
+bool info_uffd_events(const struct info_uffd *u);
+
+/* rcache.c: the library's answers, from rmx contexts. */
+/* d's registration mode and the library's reason (RMX_DEVICE=d). */
 void info_rcache_probe(struct info_dev *d);
+/* Whether the uffd monitor starts, after info_rcache_probe() on each device. */
+void info_monitor_probe(struct info_report *r);
 /* "uffd", "odp"... for enum rmx_rcache_mode; "unknown" for an error. */
 const char *info_rcache_mode_str(int mode);
+
+/* names.c */
 const char *info_transport_str(enum ibv_transport_type t);
 const char *info_gid_type_str(uint32_t type);
 const char *info_link_layer_str(uint8_t ll);
@@ -131,17 +155,13 @@ int info_mtu_bytes(enum ibv_mtu m);
 /* Per-lane rate in Gb/s and its name (e.g. "FDR10"); 0 if unknown. */
 double info_lane_gbps(uint8_t speed, const char **name);
 int info_width_lanes(uint8_t w);
-
-/* host.c */
-void info_host_probe(struct info_host *h);
-/* Whether rmx's userfaultfd monitor can run here (it needs WP and events). */
-bool info_uffd_monitor_ok(const struct info_uffd *u);
-/* UFFD_FEATURE_PAGEFAULT_FLAG_WP; the unmap, remove and remap events. */
-bool info_uffd_wp(const struct info_uffd *u);
-bool info_uffd_events(const struct info_uffd *u);
+/* "0123:4567:89ab:cdef" */
+void info_guid_str(uint64_t guid, char *buf, size_t n);
+/* The RC operations that may fault on ODP memory; none without ODP. */
+uint64_t info_odp_rc_caps(const struct info_dev *d);
 
 /* print_text.c, print_json.c: 0, or -EIO when the output failed. */
 int info_print_text(FILE *f, const struct info_report *r);
 int info_print_json(FILE *f, const struct info_report *r);
 
-#endif /* RMX_TOOLS_INFO_H */
+#endif /* RMX_TOOLS_INFO_REPORT_H */

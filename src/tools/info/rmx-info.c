@@ -6,7 +6,8 @@
  * knob with its value. A diagnostic: it reports what fails and carries on.
  *
  * Devices are probed with libibverbs directly, as the public API does not
- * describe devices; the knobs and version come from the library.
+ * describe devices; the knobs and version come from the library, and so
+ * does every choice rmx makes (rcache.c), from rmx contexts.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/msg.h"
 #include "report.h"
+
+const char tool_name[] = "rmx-info";
 
 static void usage(FILE *f)
 {
@@ -28,6 +32,7 @@ static void usage(FILE *f)
 static int probe_devices(struct info_report *r)
 {
 	struct ibv_device **list;
+	struct info_dev *d;
 	int n = 0, i, opened = 0;
 
 	errno = 0;
@@ -49,9 +54,12 @@ static int probe_devices(struct info_report *r)
 	for (i = 0; i < n; i++) {
 		if (r->only && strcmp(ibv_get_device_name(list[i]), r->only))
 			continue;
-		if (!info_dev_probe(list[i], &r->devs[r->ndevs]))
-			opened++;
-		r->ndevs++;
+		d = &r->devs[r->ndevs++];
+		if (info_dev_probe(list[i], d))
+			continue;
+		opened++;
+		if (d->attr_ok)
+			info_rcache_probe(d);
 	}
 	if (list)
 		ibv_free_device_list(list);
@@ -94,7 +102,6 @@ int main(int argc, char **argv)
 	};
 	struct info_report r = { 0 };
 	int json = 0, opt, ret, out;
-	size_t i;
 
 	while ((opt = getopt_long(argc, argv, "jd:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -118,21 +125,18 @@ int main(int argc, char **argv)
 	}
 	r.version = rmx_version(NULL, NULL, NULL);
 	ret = probe_devices(&r);
+	info_monitor_probe(&r);
 	info_host_probe(&r.host);
 	if (list_knobs(&r))
 		ret = -ENOMEM;
 	out = json ? info_print_json(stdout, &r) : info_print_text(stdout, &r);
 	if (out) {
-		fprintf(stderr, "rmx-info: writing the report: %s\n",
-			strerror(-out));
+		tool_err("writing the report: %s", strerror(-out));
 		ret = out;
 	} else if (ret) {
 		/* The report says why; say it where scripts look, too. */
-		fprintf(stderr, "rmx-info: %s\n", r.errs.msg[r.errs.n - 1]);
+		tool_err("%s", r.errs.msg[r.errs.n - 1]);
 	}
-	for (i = 0; i < r.ndevs; i++)
-		info_dev_free(&r.devs[i]);
-	free(r.devs);
-	free(r.knobs);
+	info_report_free(&r);
 	return ret ? 1 : 0;
 }
