@@ -94,6 +94,9 @@ expect "a bad option prints the usage" '^usage: rmx-info' "$tmp/badopt.err"
 case $mode in
 none)
 	expect "no-device path says so" '^no RDMA devices$' "$tmp/text"
+	# The library starts its monitor only in a context: no one to ask.
+	expect "uffd monitor unknown without a device" \
+		'^  rmx uffd monitor: +unknown \(no rmx context could be opened to ask\)$' "$tmp/text"
 	[[ ${RMX_TEST_DEVICE_OPTIONAL:-} == 1 ]] ||
 		skip "rxe0's report: no RDMA device here (ci/rxe-lab has rxe0)"
 	;;
@@ -133,6 +136,15 @@ rxe)
 	run rxe0_uffd RMX_RCACHE_MONITOR=uffd -- -d rxe0
 	expect "rcache follows RMX_RCACHE_MONITOR" \
 		'^  rcache: +uffd: RMX_RCACHE_MONITOR=uffd$' "$tmp/rxe0_uffd"
+	# Whether the monitor starts is the library's answer too: the
+	# context that chose it, or with the cache off one made to try it.
+	expect "uffd monitor started by rxe0's context" \
+		'^  rmx uffd monitor: +usable \(an rmx context on rxe0 started it\)$' "$tmp/one"
+	run rxe0_off RMX_RCACHE=0 -- -d rxe0
+	expect "rcache off with RMX_RCACHE=0" '^  rcache: +off: RMX_RCACHE=0' "$tmp/rxe0_off"
+	expect "uffd monitor tried with RMX_RCACHE_MONITOR=uffd" \
+		'^  rmx uffd monitor: +usable \(an rmx context on rxe0 started it, with RMX_RCACHE_MONITOR=uffd\)$' \
+		"$tmp/rxe0_off"
 	expect "max_qp_wr" '^  max_qp_wr: +[1-9]' "$tmp/rxe0"
 	expect "atomic_cap" '^  atomic_cap: +ATOMIC_' "$tmp/rxe0"
 	if match '^  error: (.*)' "$tmp/rxe0"; then
@@ -157,10 +169,17 @@ k = knobs.get("RMX_EAGER_MAX")
 if not k or k["default"] != "16384" or k["value"] is not None:
     bad.append("RMX_EAGER_MAX: %r" % (k,))
 h = r["host"]
-if "user_mode_only" not in h["userfaultfd"] or "memlock" not in h:
+u = h["userfaultfd"]
+if "user_mode_only" not in u or "memlock" not in h:
     bad.append("host facts missing")
 if mode == "none" and r["devices"]:
     bad.append("devices on a host without any")
+if mode == "none" and (u["rmx_monitor"] is not None or u["rmx_monitor_device"] is not None):
+    bad.append("rmx_monitor without a device: %r" % (u,))
+names = [d["name"] for d in r["devices"]]
+if mode == "rxe" and (u["rmx_monitor"] is not True or u["rmx_monitor_device"] not in names
+                      or u["rmx_monitor_error"] is not None):
+    bad.append("rmx_monitor: %r" % (u,))
 if mode == "rxe":
     d = [d for d in r["devices"] if d["name"] == "rxe0"]
     if not d:
