@@ -75,7 +75,7 @@ void rmx_ep_destroy(rmx_ep_t *ep)
 int rmx_ep_max_msg(const rmx_ep_t *ep, size_t *len)
 {
 	RMX__CHECK(ep && len, "NULL ep or len");
-	*len = rmx__ep_max_msg(ep);
+	*len = rmx__ep_eager_max(ep);
 	return 0;
 }
 

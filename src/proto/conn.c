@@ -92,7 +92,7 @@ static void take_peer_limits(struct rmx_ep *ep, const struct rmx__conn_priv *cp)
 {
 	uint32_t mine = ep->p->cfg->eager_max;
 
-	ep->max_msg = cp->eager_max < mine ? cp->eager_max : mine;
+	ep->eager_max = cp->eager_max < mine ? cp->eager_max : mine;
 	rmx__send_set_peer_rx(ep, cp->rx_depth);
 }
 
@@ -130,8 +130,8 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 	rmx__ep_set_deadline(ep, p->cfg->keepalive_ms ?
 				 rmx__now_ms() + p->cfg->keepalive_ms :
 				 INT64_MAX);
-	rmx__info("connected to %s (max message %u, inline %u)", ep->peer,
-		  ep->max_msg, ep->caps.max_inline);
+	rmx__info("connected to %s (eager max %u, inline %u)", ep->peer,
+		  ep->eager_max, ep->caps.max_inline);
 	if (ep->listener) {
 		rmx__ep_notify(ep, RMX__EV_ACCEPTED, 0);
 	} else {

@@ -187,7 +187,7 @@ struct rmx_ep {
 	struct rmx__list link;		/* proto->eps */
 	char peer[64];
 
-	uint32_t max_msg;		/* payload limit both sides accept */
+	uint32_t eager_max;		/* largest eager payload both sides accept */
 	uint32_t slot_size;		/* header + eager_max */
 	struct rmx__tp_conn_caps caps;
 
@@ -413,9 +413,9 @@ int rmx__rpc_respond(struct rmx_rpc_req *req, int status, const void *resp,
 void rmx__rpc_attach(struct rmx__proto *p);
 
 /* The eager limit: the peer's once known, until then our own. */
-static inline uint32_t rmx__ep_max_msg(const struct rmx_ep *ep)
+static inline uint32_t rmx__ep_eager_max(const struct rmx_ep *ep)
 {
-	return ep->max_msg ? ep->max_msg : ep->p->cfg->eager_max;
+	return ep->eager_max ? ep->eager_max : ep->p->cfg->eager_max;
 }
 
 /* wr_ctx: endpoint id, receive flag, slot. */

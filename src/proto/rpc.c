@@ -114,7 +114,7 @@ static int rpc_send(struct rmx_ep *ep, uint8_t type,
 	if (!op)
 		return -ENOMEM;
 	/* One that goes out now is copied into a send buffer by the post. */
-	if (len && len + RMX__RPC_HDR_SIZE <= rmx__ep_max_msg(ep) &&
+	if (len && len + RMX__RPC_HDR_SIZE <= rmx__ep_eager_max(ep) &&
 	    !rmx__send_now(ep)) {
 		op->owned = malloc(len);
 		if (!op->owned) {

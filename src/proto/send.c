@@ -137,7 +137,7 @@ static size_t rpc_head_len(const struct rmx__op *op)
 /* Whether a send goes whole in one message, copied. */
 static bool send_is_eager(const struct rmx_ep *ep, const struct rmx__op *op)
 {
-	return op->len + rpc_head_len(op) <= ep->max_msg;
+	return op->len + rpc_head_len(op) <= ep->eager_max;
 }
 
 /*
