@@ -159,11 +159,34 @@ START_TEST(remote_codec)
 			    .key = 0xdeadbeef }, out;
 	uint8_t buf[RMX_REMOTE_PACKED_SIZE];
 
+	uint8_t bad[RMX_REMOTE_PACKED_SIZE];
+
 	ck_assert_int_eq(rmx_remote_pack(&in, buf, sizeof(buf)), 0);
-	ck_assert_uint_eq(buf[0], 0x01);
-	ck_assert_uint_eq(buf[7], 0x08);
+	/* Version 1, an 8-byte key; addr big-endian at 8; key at 24. */
+	ck_assert_uint_eq(buf[0], 1);
+	ck_assert_uint_eq(buf[1], 8);
+	ck_assert_uint_eq(buf[8], 0x01);
+	ck_assert_uint_eq(buf[15], 0x08);
+	ck_assert_uint_eq(buf[31], 0xef);
+	ck_assert_uint_eq(buf[RMX_REMOTE_PACKED_SIZE - 1], 0);
 	ck_assert_int_eq(rmx_remote_unpack(&out, buf, sizeof(buf)), 0);
 	ck_assert_mem_eq(&in, &out, sizeof(in));
+	/* A later version, a wider key, garbage: refused, never misread. */
+	memcpy(bad, buf, sizeof(bad));
+	bad[0] = 2;
+	ck_assert_int_eq(rmx_remote_unpack(&out, bad, sizeof(bad)), -EPROTO);
+	memcpy(bad, buf, sizeof(bad));
+	bad[1] = 16;
+	ck_assert_int_eq(rmx_remote_unpack(&out, bad, sizeof(bad)),
+			 -EOPNOTSUPP);
+	bad[1] = 200;
+	ck_assert_int_eq(rmx_remote_unpack(&out, bad, sizeof(bad)), -EPROTO);
+	memcpy(bad, buf, sizeof(bad));
+	bad[40] = 1;	/* past the 8-byte key */
+	ck_assert_int_eq(rmx_remote_unpack(&out, bad, sizeof(bad)), -EPROTO);
+	memcpy(bad, buf, sizeof(bad));
+	bad[5] = 1;	/* reserved */
+	ck_assert_int_eq(rmx_remote_unpack(&out, bad, sizeof(bad)), -EPROTO);
 	ck_assert_int_eq(rmx_remote_pack(&in, buf, sizeof(buf) - 1), -ENOBUFS);
 	ck_assert_int_eq(rmx_remote_unpack(&out, buf, sizeof(buf) - 1),
 			 -EMSGSIZE);

@@ -292,8 +292,11 @@ typedef struct rmx_remote {
 	uint64_t key;
 } rmx_remote_t;
 
-/* Bytes rmx_remote_pack() writes. */
-#define RMX_REMOTE_PACKED_SIZE 24
+/*
+ * Bytes rmx_remote_pack() writes: a versioned header, addr, len, and room
+ * for the widest key a transport may define (raw keys up to 32 bytes).
+ */
+#define RMX_REMOTE_PACKED_SIZE 56
 
 /* Registers [addr, addr + len) for remote access by connected peers. */
 RMX_EXPORT int rmx_mem_reg(rmx_context_t *ctx, void *addr, size_t len,

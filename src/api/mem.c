@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Public memory registration and remote descriptors. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <rmx/rmx.h>
 
@@ -106,27 +108,68 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
+/*
+ * Packed descriptor, version 1: u8 version, u8 key bytes, 6 bytes zero,
+ * u64 addr, u64 len, then the key (big-endian when it is an integer) in a
+ * field of RMX_REMOTE_PACKED_SIZE - 24 bytes, zero after the key. A peer
+ * with a wider key, or a later version, is refused, never misread.
+ */
+#define REMOTE_VERSION 1
+#define REMOTE_HDR 8
+#define REMOTE_KEY_OFF 24
+#define REMOTE_KEY_ROOM (RMX_REMOTE_PACKED_SIZE - REMOTE_KEY_OFF)
+
 int rmx_remote_pack(const rmx_remote_t *r, void *buf, size_t len)
 {
+	uint8_t *p = buf;
+
 	RMX__CHECK(r && buf, "NULL remote or buf");
 	if (len < RMX_REMOTE_PACKED_SIZE)
 		return -ENOBUFS;
-	put64(buf, r->addr);
-	put64((uint8_t *)buf + 8, r->len);
-	put64((uint8_t *)buf + 16, r->key);
+	memset(p, 0, RMX_REMOTE_PACKED_SIZE);
+	p[0] = REMOTE_VERSION;
+	p[1] = sizeof(r->key);
+	put64(p + REMOTE_HDR, r->addr);
+	put64(p + REMOTE_HDR + 8, r->len);
+	put64(p + REMOTE_KEY_OFF, r->key);
 	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
 }
 
 int rmx_remote_unpack(rmx_remote_t *r, const void *buf, size_t len)
 {
+	const uint8_t *p = buf;
 	rmx_remote_t tmp;
 
 	RMX__CHECK(r && buf, "NULL remote or buf");
 	if (len < RMX_REMOTE_PACKED_SIZE)
 		return -EMSGSIZE;
-	tmp.addr = get64(buf);
-	tmp.len = get64((const uint8_t *)buf + 8);
-	tmp.key = get64((const uint8_t *)buf + 16);
+	if (p[0] != REMOTE_VERSION || !all_zero(p + 2, REMOTE_HDR - 2)) {
+		rmx__err("rmx_remote_unpack: descriptor version %u (this rmx reads %u): is the peer's rmx newer?",
+			 p[0], REMOTE_VERSION);
+		return -EPROTO;
+	}
+	if (p[1] > REMOTE_KEY_ROOM ||
+	    !all_zero(p + REMOTE_KEY_OFF + p[1], REMOTE_KEY_ROOM - p[1])) {
+		rmx__err("rmx_remote_unpack: malformed descriptor (key of %u bytes)",
+			 p[1]);
+		return -EPROTO;
+	}
+	if (p[1] != sizeof(tmp.key)) {
+		rmx__err("rmx_remote_unpack: a %u-byte key; this rmx's transports take %zu-byte keys",
+			 p[1], sizeof(tmp.key));
+		return -EOPNOTSUPP;
+	}
+	tmp.addr = get64(p + REMOTE_HDR);
+	tmp.len = get64(p + REMOTE_HDR + 8);
+	tmp.key = get64(p + REMOTE_KEY_OFF);
 	if (tmp.addr + tmp.len < tmp.addr) {
 		rmx__err("rmx_remote_unpack: region wraps the address space");
 		return -EINVAL;
