@@ -48,6 +48,7 @@ enum rmx__op_type {
 };
 
 struct rmx__op {
+	/* Every kind */
 	struct rmx__done done;	/* node: in an endpoint list, then done */
 	enum rmx__op_type type;
 	rmx_comp_cb cb;
@@ -55,15 +56,13 @@ struct rmx__op {
 	int status;
 	char *buf;
 	size_t len;		/* requested; for receives: what arrived */
+	/* What the send engine posts (SEND, CTRL, RMA kinds) */
 	size_t posted;		/* bytes handed to the transport */
 	uint32_t wr_out;	/* work requests in flight */
 	bool queued;		/* still on tx_queue: more to post */
-	uint64_t raddr, rkey;
-	uint32_t imm;		/* PUT_IMM, IMM */
-	uint64_t compare_add;	/* FADD, CSWAP */
-	uint64_t swap;
-	rmx_imm_cb imm_cb;	/* IMM */
 	struct rmx__region *reg;
+	uint64_t raddr, rkey;	/* RMA kinds, rendezvous reads */
+	uint32_t imm;		/* PUT_IMM, IMM */
 	/*
 	 * Rendezvous: a send waits for its ATS; a read serves a receive.
 	 * offered: an exact registration of the message, the peer's only
@@ -75,20 +74,32 @@ struct rmx__op {
 	struct rmx__op *parent;		/* the receive an internal read fills */
 	/* Runs when the send engine ends the operation it posted. */
 	void (*on_done)(struct rmx_ep *ep, struct rmx__op *op);
-	uint8_t ctrl[RMX__RTS_SIZE];	/* CTRL: the payload */
+	/* CTRL: a protocol message's payload; AM: a rendezvous's RTS. */
+	uint8_t ctrl[RMX__RTS_SIZE];
 	uint8_t ctrl_type;
 	uint8_t ctrl_len;
-	/* AM: eager data in buf (owned), or a rendezvous in ctrl. */
-	rmx_am_cb am_cb;
-	struct rmx__proto *am_p;
-	uint32_t am_ep;			/* the endpoint's id, looked up again */
-	bool am_rndv, am_taken;
-	/* RPC: a send's wire type and header; the call or request served. */
-	uint8_t rpc_type;		/* 0, RMX__MSG_RPC_REQ or _RESP */
-	uint8_t rpc_hdr[RMX__RPC_HDR_SIZE];
-	void *owned;			/* a copy of the data, freed at the end */
+	/* RPC: the call or request an operation serves, a copy it owns. */
+	void *owned;			/* freed when the operation ends */
 	struct rmx__rpc_call *call;	/* request sent or response read */
 	struct rmx_rpc_req *srv;	/* request read for a handler */
+	/* Fields of one kind each; zero for every other kind. */
+	union {
+		struct {	/* AM: eager data in buf (owned), or an RTS */
+			rmx_am_cb am_cb;
+			struct rmx__proto *am_p;
+			uint32_t am_ep;	/* the endpoint's id, looked up again */
+			bool am_rndv, am_taken;
+		};
+		struct {	/* FADD, CSWAP */
+			uint64_t compare_add;
+			uint64_t swap;
+		};
+		rmx_imm_cb imm_cb;	/* IMM */
+		struct {	/* SEND of an RPC: its wire type and header */
+			uint8_t rpc_type;	/* RMX__MSG_RPC_REQ or _RESP */
+			uint8_t rpc_hdr[RMX__RPC_HDR_SIZE];
+		};
+	};
 };
 
 /* A call waiting for its response (rpc.c). */
