@@ -4,17 +4,16 @@
 
 #include "proto/proto.h"
 
-/* A flushed work request means the connection went away under it. */
-static void fail_on_completion(struct rmx_ep *ep, int status)
-{
-	rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET : status);
-}
-
 void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 {
 	struct rmx_ep *ep = rmx__ep_lookup(upctx, (uint32_t)(c->wr_ctx >> 32));
 	uint32_t slot = (uint32_t)c->wr_ctx & ~(uint32_t)RMX__WR_RX;
-	int status = c->status;
+	/*
+	 * A flushed work request means the connection went away under it:
+	 * its operation, like the endpoint, ends with -ECONNRESET, not with
+	 * the -ECANCELED that means the application destroyed it.
+	 */
+	int status = c->status == -ECANCELED ? -ECONNRESET : c->status;
 
 	/* Completions of a connection already torn down are stale. */
 	if (!ep || !ep->conn)
@@ -23,7 +22,7 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 		if (slot >= ep->rx_depth)
 			return;
 		if (status) {
-			fail_on_completion(ep, status);
+			rmx__ep_fail(ep, status);
 			return;
 		}
 		rmx__ep_heard(ep);
@@ -37,7 +36,7 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 	rmx__send_on_tx(ep, slot, status);
 	if (status) {
 		/* A connection in error delivers nothing more (transport.h). */
-		fail_on_completion(ep, status);
+		rmx__ep_fail(ep, status);
 		return;
 	}
 	rmx__send_pump_or_fail(ep);
