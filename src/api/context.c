@@ -43,7 +43,7 @@ int rmx_context_create(rmx_context_t **out)
 	if (ret)
 		goto err;
 	rmx__log_init();
-	ret = rmx__tp_open("verbs", &ctx->cfg, &rmx__proto_upcalls,
+	ret = rmx__tp_open(ctx->cfg.transport, &ctx->cfg, &rmx__proto_upcalls,
 			   &ctx->proto, &ctx->tp);
 	if (ret)
 		goto err;

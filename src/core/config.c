@@ -21,6 +21,9 @@ const struct rmx__knob rmx__knobs[] = {
 	{ .name = "RMX_LOG_LEVEL", .def = "warn", .type = RMX__KNOB_LOG_LEVEL,
 	  .offset = offsetof(struct rmx__config, log_level),
 	  .help = "log verbosity: none, error, warn, info, debug, trace" },
+	{ .name = "RMX_TRANSPORT", .def = "verbs", .type = RMX__KNOB_STRING,
+	  .offset = offsetof(struct rmx__config, transport),
+	  .help = "transport backend to open: verbs (the only one built in)" },
 	{ .name = "RMX_DEVICE", .def = "", .type = RMX__KNOB_STRING,
 	  .offset = offsetof(struct rmx__config, device),
 	  .help = "RDMA device to open (default: first with an active port)" },
@@ -160,7 +163,7 @@ static int apply(struct rmx__config *cfg, const struct rmx__knob *k,
 		*(int *)field = ret;
 		return 0;
 	case RMX__KNOB_STRING:
-		if (strlen(s) >= RMX__DEVICE_NAME_MAX)
+		if (strlen(s) >= RMX__KNOB_STRING_MAX)
 			return -ENAMETOOLONG;
 		strcpy(field, s);
 		return 0;

@@ -6,12 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RMX__DEVICE_NAME_MAX 64
+/* Room for a string knob's value and its terminating NUL. */
+#define RMX__KNOB_STRING_MAX 64
 
 /* Everything a context reads from the RMX_* environment, validated. */
 struct rmx__config {
 	int log_level;
-	char device[RMX__DEVICE_NAME_MAX];	/* "" : first active port */
+	char transport[RMX__KNOB_STRING_MAX];	/* backend, rmx__tp_open() */
+	char device[RMX__KNOB_STRING_MAX];	/* "" : first active port */
 	uint32_t connect_timeout_ms;
 	uint32_t eager_max;	/* largest message payload */
 	uint32_t tx_depth;	/* send work requests per endpoint */

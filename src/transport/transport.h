@@ -168,10 +168,20 @@ struct rmx__tp_ops {
 			const struct rmx__tp_rma *rma, uint64_t wr_ctx);
 };
 
-/* Opens the backend named "verbs" (the only one today). */
+/*
+ * Opens the backend named `name` (RMX_TRANSPORT): "verbs", or one added
+ * with rmx__tp_register(). -EINVAL for a name no backend has.
+ */
 int rmx__tp_open(const char *name, const struct rmx__config *cfg,
 		 const struct rmx__tp_upcalls *up, void *upctx,
 		 struct rmx__tp **out);
+
+/*
+ * Adds a backend that is not built in, such as the tests' in-memory one,
+ * under ops->name: 0, also when ops is already there; -EEXIST when
+ * another backend has the name; -ENOSPC when the table is full.
+ */
+int rmx__tp_register(const struct rmx__tp_ops *ops);
 
 extern const struct rmx__tp_ops rmx__verbs_ops;
 
