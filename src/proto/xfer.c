@@ -948,17 +948,16 @@ static void on_imm(struct rmx_ep *ep, uint32_t slot, const struct rmx__tp_comp *
 	rmx__list_add_tail(&ep->p->done, &op->done.node);
 }
 
-/* A flushed work request means the connection went away under it. */
-static void fail_on_completion(struct rmx_ep *ep, int status)
-{
-	rmx__ep_fail(ep, status == -ECANCELED ? -ECONNRESET : status);
-}
-
 void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 {
 	struct rmx_ep *ep = rmx__ep_lookup(upctx, (uint32_t)(c->wr_ctx >> 32));
 	uint32_t slot = (uint32_t)c->wr_ctx & ~(uint32_t)RMX__WR_RX;
-	int status = c->status;
+	/*
+	 * A flushed work request means the connection went away under it:
+	 * its operation, like the endpoint, ends with -ECONNRESET, not with
+	 * the -ECANCELED that means the application destroyed it.
+	 */
+	int status = c->status == -ECANCELED ? -ECONNRESET : c->status;
 
 	/* Completions of a connection already torn down are stale. */
 	if (!ep || !ep->conn)
@@ -967,7 +966,7 @@ void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 		if (slot >= ep->rx_depth)
 			return;
 		if (status) {
-			fail_on_completion(ep, status);
+			rmx__ep_fail(ep, status);
 			return;
 		}
 		rmx__ep_heard(ep);
@@ -984,7 +983,7 @@ void rmx__xfer_completion(void *upctx, const struct rmx__tp_comp *c)
 	on_tx(ep, slot, status);
 	if (status) {
 		/* An RC queue pair in error delivers nothing more. */
-		fail_on_completion(ep, status);
+		rmx__ep_fail(ep, status);
 		return;
 	}
 	rmx__xfer_pump_or_fail(ep);
