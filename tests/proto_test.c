@@ -204,6 +204,12 @@ void pt_settle(struct pt_pair *pp)
 		ck_assert_msg(rounds < 100000, "the pair never went idle");
 }
 
+void pt_drain(rmx_context_t *ctx)
+{
+	while (progress(ctx))
+		;
+}
+
 static void run_for(rmx_context_t *const *ctxs, int n, int ms)
 {
 	long end = pt_now_ms() + ms, left;

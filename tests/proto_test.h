@@ -52,6 +52,8 @@ void pt_wait_count_one(rmx_context_t *ctx, const int *count, int want,
 		       int ms);
 /* Progresses both until neither has anything to do. */
 void pt_settle(struct pt_pair *pp);
+/* Drains ctx as rmx_arm(3) says: rmx_progress() until it returns 0. */
+void pt_drain(rmx_context_t *ctx);
 /* Progresses ctx alone for ms milliseconds, sleeping when idle. */
 void pt_run_for(rmx_context_t *ctx, int ms);
 /* Progresses both for ms milliseconds, sleeping when neither has work. */
