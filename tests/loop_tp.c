@@ -406,7 +406,8 @@ static int exec_send(struct loop_conn *c, struct loop_conn *p, struct wr *w)
 		return fail_recv(p, r, -EFAULT);
 	if (c->tamper) {
 		tampered = xcalloc(r->len + 1);
-		memcpy(tampered, src, len);
+		if (len)
+			memcpy(tampered, src, len);
 		if (!c->tamper(c->tamper_arg, tampered, &len)) {
 			/* Dropped: the receive stays for the next one. */
 			loop_stats.dropped++;
@@ -417,7 +418,8 @@ static int exec_send(struct loop_conn *c, struct loop_conn *p, struct wr *w)
 			len = r->len;
 		src = tampered;
 	}
-	memcpy(r->buf, src, len);
+	if (len)
+		memcpy(r->buf, src, len);
 	consume(p, r);
 	queue_status(p, r->wr_ctx, 0, len, false);
 	loop_stats.sends++;
@@ -672,7 +674,8 @@ static int copy_priv(struct loop_conn *c, const void *priv, size_t len)
 {
 	if (len > LOOP_PRIV_MAX)
 		return -EMSGSIZE;
-	memcpy(c->priv, priv, len);
+	if (len)
+		memcpy(c->priv, priv, len);
 	c->priv_len = (uint8_t)len;
 	return 0;
 }
