@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <check.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,29 @@ void lab_wait_count(rmx_context_t *ctx, const volatile int *count, int want,
 		if (now_ms() >= end)
 			ck_abort_msg("timed out after %d ms", ms);
 	}
+}
+
+int lab_sleep_until(rmx_context_t *ctx, const int *flag, int ms)
+{
+	struct pollfd pfd = { .fd = rmx_context_fd(ctx), .events = POLLIN };
+	int wakeups = 0, ret;
+
+	ck_assert_int_ge(pfd.fd, 0);
+	while (!*flag) {
+		while ((ret = rmx_progress(ctx)) > 0)
+			;
+		ck_assert_int_ge(ret, 0);
+		if (*flag)
+			break;
+		ret = rmx_arm(ctx);
+		if (ret == -EAGAIN)
+			continue;
+		ck_assert_int_eq(ret, 0);
+		ret = poll(&pfd, 1, ms);
+		ck_assert_msg(ret == 1, "no wake-up within %d ms", ms);
+		wakeups++;
+	}
+	return wakeups;
 }
 
 void lab_spin(rmx_context_t *ctx, int ms)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Helpers for suites that run against a real device (in ci/rxe-lab).
- * Verbs resources must not cross fork(): these suites run with
- * CK_FORK=no and create everything inside each test.
+ * Helpers for suites that run whole contexts through the public API:
+ * against a real device (in ci/rxe-lab), where verbs resources must not
+ * cross fork(), so these suites run with CK_FORK=no and create
+ * everything inside each test; and over the loop transport
+ * (test_proto_*.c, see proto_test.h).
  */
 #ifndef RMX_TESTS_LAB_H
 #define RMX_TESTS_LAB_H
@@ -44,6 +46,13 @@ void lab_wait_flag(rmx_context_t *ctx, const volatile int *flag, int ms);
 /* Progresses ctx until *count reaches at least want; fails after ms. */
 void lab_wait_count(rmx_context_t *ctx, const volatile int *count, int want,
 		    int ms);
+
+/*
+ * Sleeps on rmx_context_fd() the way rmx_arm(3) documents (drain, arm,
+ * wait without a timeout of its own) until *flag is set; fails the test
+ * when one sleep lasts ms. Returns how many times the fd woke it.
+ */
+int lab_sleep_until(rmx_context_t *ctx, const int *flag, int ms);
 
 /* Calls rmx_progress() (busy) for ms milliseconds. */
 void lab_spin(rmx_context_t *ctx, int ms);

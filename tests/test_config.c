@@ -32,7 +32,7 @@ START_TEST(defaults)
 
 	ck_assert_int_eq(load(NULL, &cfg), 0);
 	ck_assert_int_eq(cfg.log_level, RMX__LOG_WARN);
-	ck_assert_int_eq(cfg.transport, RMX__TRANSPORT_AUTO);
+	ck_assert_str_eq(cfg.transport, "auto");
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 5000);
 	ck_assert_uint_eq(cfg.eager_max, 16384);
 	ck_assert_uint_eq(cfg.tx_depth, 128);
@@ -51,7 +51,7 @@ START_TEST(overrides)
 
 	ck_assert_int_eq(load(env, &cfg), 0);
 	ck_assert_int_eq(cfg.log_level, RMX__LOG_DEBUG);
-	ck_assert_int_eq(cfg.transport, RMX__TRANSPORT_VERBS);
+	ck_assert_str_eq(cfg.transport, "verbs");
 	ck_assert_uint_eq(cfg.eager_max, 4096);
 	ck_assert_uint_eq(cfg.rx_depth, 16);
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 250);
@@ -66,7 +66,7 @@ START_TEST(rejects_bad_values)
 		{ "RMX_RX_DEPTH=99999999999", NULL },
 		{ "RMX_LOG_LEVEL=loud", NULL },	  { "RMX_LOG_LEVEL=9", NULL },
 		{ "RMX_TX_DEPTH= 8", NULL },
-		{ "RMX_TRANSPORT=carrier-pigeon", NULL },
+		{ "RMX_TRANSPORT=0123456789012345678901234567890123456789", NULL },
 	};
 	struct rmx__config cfg;
 	size_t i;

@@ -10,30 +10,6 @@
 #include "check_main.h"
 #include "lab.h"
 
-/* Sleeps on the context fd the documented way until *flag is set. */
-static int sleep_until(rmx_context_t *ctx, const int *flag, int ms)
-{
-	struct pollfd pfd = { .fd = rmx_context_fd(ctx), .events = POLLIN };
-	int wakeups = 0, ret;
-
-	ck_assert_int_ge(pfd.fd, 0);
-	while (!*flag) {
-		while ((ret = rmx_progress(ctx)) > 0)
-			;
-		ck_assert_int_ge(ret, 0);
-		if (*flag)
-			break;
-		ret = rmx_arm(ctx);
-		if (ret == -EAGAIN)
-			continue;
-		ck_assert_int_eq(ret, 0);
-		ret = poll(&pfd, 1, ms);
-		ck_assert_msg(ret == 1, "no wake-up within %d ms", ms);
-		wakeups++;
-	}
-	return wakeups;
-}
-
 START_TEST(fd_wakes_for_messages)
 {
 	struct lab_comp sent = { 0 }, got = { 0 };
@@ -46,7 +22,7 @@ START_TEST(fd_wakes_for_messages)
 	ck_assert_int_eq(rmx_send(lp.client, msg, sizeof(msg), lab_comp_cb,
 				  &sent),
 			 0);
-	sleep_until(lp.ctx, &got.done, 5000);
+	lab_sleep_until(lp.ctx, &got.done, 5000);
 	ck_assert_int_eq(got.status, 0);
 	ck_assert_str_eq(buf, msg);
 	lab_pair_close(&lp);
@@ -118,7 +94,7 @@ START_TEST(fd_wakes_at_connect_deadline)
 	ck_assert_int_eq(rmx_context_create(&ctx), 0);
 	ck_assert_int_eq(rmx_connect(ctx, addr, &params, &ep), 0);
 	/* Only rmx's own deadline can end this, and it must wake the fd. */
-	sleep_until(ctx, &status, 3000);
+	lab_sleep_until(ctx, &status, 3000);
 	ck_assert_int_eq(status, -ETIMEDOUT);
 	rmx_ep_destroy(ep);
 	rmx_context_destroy(ctx);

@@ -14,7 +14,6 @@
 	{ .name = n, .def = d, .help = h, .type = t,                     \
 	  .offset = offsetof(struct rmx__config, field) }
 
-static const char *const transport_choices[] = { "auto", "verbs", NULL };
 static const char *const monitor_choices[] = { "auto", "uffd", "odp", "none",
 					       NULL };
 
@@ -22,10 +21,10 @@ const struct rmx__knob rmx__knobs[] = {
 	{ .name = "RMX_LOG_LEVEL", .def = "warn", .type = RMX__KNOB_LOG_LEVEL,
 	  .offset = offsetof(struct rmx__config, log_level),
 	  .help = "log verbosity: none, error, warn, info, debug, trace" },
-	{ .name = "RMX_TRANSPORT", .def = "auto", .type = RMX__KNOB_ENUM,
+	{ .name = "RMX_TRANSPORT", .def = "auto", .type = RMX__KNOB_STRING,
 	  .offset = offsetof(struct rmx__config, transport),
-	  .choices = transport_choices,
-	  .help = "transport backend: auto (the first built-in one that opens) or verbs" },
+	  .max = RMX__TRANSPORT_NAME_MAX,
+	  .help = "transport backend: auto (the first built-in one with a usable device) or a backend's name: verbs" },
 	KNOB_UINT("RMX_CONNECT_TIMEOUT_MS", "5000", 1, 3600000,
 		  connect_timeout_ms,
 		  "bound on address/route resolution and connection setup"),

@@ -6,13 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define RMX__TRANSPORT_NAME_MAX 32
+
 /*
  * Everything a context reads from the RMX_* environment, validated. Each
  * transport backend reads its own knobs (its ops->knobs) the same way.
  */
 struct rmx__config {
 	int log_level;
-	int transport;		/* enum rmx__transport_kind */
+	char transport[RMX__TRANSPORT_NAME_MAX];	/* RMX_TRANSPORT */
 	uint32_t connect_timeout_ms;
 	uint32_t eager_max;	/* largest message payload */
 	uint32_t tx_depth;	/* send work requests per endpoint */
@@ -26,11 +28,6 @@ struct rmx__config {
 	bool rndv_exact;	/* rendezvous keys cover the message only */
 	uint32_t keepalive_ms;	/* 0: off */
 	uint64_t rpc_max;	/* largest RPC payload either way */
-};
-
-enum rmx__transport_kind {
-	RMX__TRANSPORT_AUTO,	/* the first backend that opens */
-	RMX__TRANSPORT_VERBS,
 };
 
 enum rmx__monitor_kind {

@@ -214,6 +214,7 @@ int rmx__rpc_respond(struct rmx_rpc_req *req, int status, const void *resp,
 	struct rmx__proto *p = req->p;
 	struct rmx_ep *ep = rmx__ep_lookup(p, req->ep_id);
 	struct rmx__rpc_hdr rh = { .call_id = req->call_id, .status = status };
+	int ret;
 
 	rmx__list_del(&req->link);
 	free(req);
@@ -224,7 +225,9 @@ int rmx__rpc_respond(struct rmx_rpc_req *req, int status, const void *resp,
 	if (len > p->cfg->rpc_max) {
 		rmx__err("%zu-byte RPC response exceeds RMX_RPC_MAX (%llu)",
 			 len, (unsigned long long)p->cfg->rpc_max);
-		return -EMSGSIZE;
+		/* Still answered: the caller must not wait forever. */
+		ret = reply_status(ep, rh.call_id, -EMSGSIZE);
+		return ret ? ret : -EMSGSIZE;
 	}
 	return rpc_send(ep, RMX__MSG_RPC_RESP, &rh, resp, len, cb, arg, NULL);
 }

@@ -5,44 +5,86 @@
 #include "core/log.h"
 #include "transport/transport.h"
 
-/* Indexed by enum rmx__transport_kind; NULL: not built in. */
-static const struct rmx__tp_ops *const backends[] = {
-	[RMX__TRANSPORT_AUTO] = NULL,
+/* Backends this build has, in the order auto tries them. */
+static const struct rmx__tp_ops *const builtin[] = {
 #ifdef RMX_HAVE_VERBS
-	[RMX__TRANSPORT_VERBS] = &rmx__verbs_ops,
+	&rmx__verbs_ops,
 #endif
 };
 
-#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
 
+/* Backends rmx knows of, and the option that builds each. */
 static const struct {
 	const char *name, *option;
-} kinds[] = {
-	[RMX__TRANSPORT_VERBS] = { "verbs", "RMX_WITH_VERBS" },
+} known[] = {
+	{ "verbs", "RMX_WITH_VERBS" },
 };
 
-int rmx__tp_open(int kind, struct rmx__loop *loop,
+/* Added at run time (the tests' loopback): never chosen by auto. */
+#define EXTRA_MAX 4
+static const struct rmx__tp_ops *extra[EXTRA_MAX];
+
+static const struct rmx__tp_ops *find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NBUILTIN; i++)
+		if (!strcmp(builtin[i]->name, name))
+			return builtin[i];
+	for (i = 0; i < EXTRA_MAX && extra[i]; i++)
+		if (!strcmp(extra[i]->name, name))
+			return extra[i];
+	return NULL;
+}
+
+int rmx__tp_register(const struct rmx__tp_ops *ops)
+{
+	const struct rmx__tp_ops *have = find(ops->name);
+	size_t i;
+
+	if (have)
+		return have == ops ? 0 : -EEXIST;
+	for (i = 0; i < EXTRA_MAX; i++) {
+		if (!extra[i]) {
+			extra[i] = ops;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int not_built(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (!strcmp(known[i].name, name)) {
+			rmx__err("RMX_TRANSPORT=%s: this librmx was built without it (configure with -D%s=ON, or use RMX_TRANSPORT=auto)",
+				 name, known[i].option);
+			return -EPROTONOSUPPORT;
+		}
+	}
+	rmx__err("RMX_TRANSPORT=\"%s\": no such transport (auto, or one of this build's: %s)",
+		 name, NBUILTIN ? builtin[0]->name : "none");
+	return -EINVAL;
+}
+
+int rmx__tp_open(const char *name, struct rmx__loop *loop,
 		 const struct rmx__tp_upcalls *up, void *upctx,
 		 struct rmx__tp **out)
 {
+	const struct rmx__tp_ops *ops;
 	int ret = -ENODEV;
 	size_t i;
 
-	if (kind != RMX__TRANSPORT_AUTO) {
-		if (kind < 0 || (size_t)kind >= sizeof(kinds) / sizeof(kinds[0]))
-			return -EINVAL;
-		if ((size_t)kind >= NBACKENDS || !backends[kind]) {
-			rmx__err("RMX_TRANSPORT=%s: this librmx was built without it (configure with -D%s=ON, or use RMX_TRANSPORT=auto)",
-				 kinds[kind].name, kinds[kind].option);
-			return -EPROTONOSUPPORT;
-		}
-		return backends[kind]->open(loop, up, upctx, out);
+	if (strcmp(name, "auto")) {
+		ops = find(name);
+		return ops ? ops->open(loop, up, upctx, out) : not_built(name);
 	}
-	/* auto: each built-in backend in order, until one has a device. */
-	for (i = 0; i < NBACKENDS; i++) {
-		if (!backends[i])
-			continue;
-		ret = backends[i]->open(loop, up, upctx, out);
+	/* Each built-in backend in order, until one has a device. */
+	for (i = 0; i < NBUILTIN; i++) {
+		ret = builtin[i]->open(loop, up, upctx, out);
 		if (ret != -ENODEV)
 			return ret;
 	}
@@ -53,12 +95,10 @@ const struct rmx__knob *rmx__tp_knob(size_t index)
 {
 	size_t i;
 
-	for (i = 0; i < NBACKENDS; i++) {
-		if (!backends[i])
-			continue;
-		if (index < backends[i]->nknobs)
-			return &backends[i]->knobs[index];
-		index -= backends[i]->nknobs;
+	for (i = 0; i < NBUILTIN; i++) {
+		if (index < builtin[i]->nknobs)
+			return &builtin[i]->knobs[index];
+		index -= builtin[i]->nknobs;
 	}
 	return NULL;
 }

@@ -217,14 +217,23 @@ struct rmx__tp_ops {
 };
 
 /*
- * Opens the backend RMX_TRANSPORT names (enum rmx__transport_kind), or
- * with auto the first built-in one that opens.
+ * Opens the backend RMX_TRANSPORT names: "auto" (the first built-in one
+ * that has a device), a built-in one, or one added with
+ * rmx__tp_register(). -EPROTONOSUPPORT for a backend this build lacks,
+ * -EINVAL for a name no backend has.
  */
-int rmx__tp_open(int kind, struct rmx__loop *loop,
+int rmx__tp_open(const char *name, struct rmx__loop *loop,
 		 const struct rmx__tp_upcalls *up, void *upctx,
 		 struct rmx__tp **out);
 /* The knobs of every built-in backend, in order; NULL past the end. */
 const struct rmx__knob *rmx__tp_knob(size_t index);
+
+/*
+ * Adds a backend that is not built in, such as the tests' in-memory one,
+ * under ops->name: 0, also when ops is already there; -EEXIST when
+ * another backend has the name; -ENOSPC when the table is full.
+ */
+int rmx__tp_register(const struct rmx__tp_ops *ops);
 
 #ifdef RMX_HAVE_VERBS
 extern const struct rmx__tp_ops rmx__verbs_ops;
