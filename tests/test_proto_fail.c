@@ -430,11 +430,8 @@ START_TEST(registration_fails_one_operation)
 	pt_settle(pp);
 	ck_assert_int_eq(got[0].done, 1);
 	ck_assert_int_eq(got[0].status, -ENOMEM);
-	/*
-	 * rmx_recv(3) promises len = the message's size here; the library
-	 * passes 0 (op_callback() keeps the size for -EMSGSIZE only), so
-	 * len is not checked until one of them changes.
-	 */
+	/* rmx_recv(3): a receive that met its message tells its size. */
+	ck_assert_uint_eq(got[0].len, 5000);
 	ck_assert_uint_eq(lab_first_not(in, 5000, 0xee), 5000);
 	ck_assert_int_eq(sent[1].status, -ENOMEM);
 	ck_assert_uint_gt(loop_mr_reg_failed(pt_tp(pp->sctx)), 0);

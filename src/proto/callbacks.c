@@ -35,8 +35,9 @@ static void op_callback(struct rmx__proto *p, struct rmx__op *op)
 	int status = op->status;
 	size_t len = status ? 0 : op->len;
 
-	if (op->type == RMX__OP_RECV && status == -EMSGSIZE)
-		len = op->len;	/* tells how big the message was */
+	/* A receive that met its message and failed tells its size. */
+	if (op->type == RMX__OP_RECV && status && op->matched)
+		len = op->len;
 	if (op->type == RMX__OP_AM) {
 		static const char empty;
 

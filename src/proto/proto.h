@@ -56,6 +56,7 @@ struct rmx__op {
 	int status;
 	char *buf;
 	size_t len;		/* requested; for receives: what arrived */
+	bool matched;		/* RECV: met its message (len is its size) */
 	/* What the send engine posts (SEND, CTRL, RMA kinds) */
 	size_t posted;		/* bytes handed to the transport */
 	uint32_t wr_out;	/* work requests in flight */

@@ -110,6 +110,7 @@ static int match_recv(struct rmx_ep *ep, const struct rmx__arrival *a,
 		memcpy(op->buf, payload, a->len);
 	}
 	op->len = a->len;
+	op->matched = true;
 	rmx__op_complete(ep->p, op, status);
 	return 0;
 }

@@ -48,6 +48,7 @@ static void read_done(struct rmx_ep *ep, struct rmx__op *rd)
 	int ret;
 
 	recv->len = rd->len;
+	recv->matched = true;
 	rmx__op_complete(ep->p, recv, rd->status);
 	ret = rmx__rndv_queue_ats(ep, rd->rndv_id, rd->status);
 	if (ret)
@@ -65,6 +66,7 @@ int rmx__rndv_start_read(struct rmx_ep *ep, struct rmx__op *recv,
 		rmx__err("%llu-byte message from %s does not fit a %zu-byte receive",
 			 (unsigned long long)rts->len, ep->peer, recv->len);
 		recv->len = rts->len;
+		recv->matched = true;
 		rmx__op_complete(ep->p, recv, -EMSGSIZE);
 		return rmx__rndv_queue_ats(ep, rts->id, -EMSGSIZE);
 	}
