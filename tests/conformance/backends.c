@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The backends the conformance suite runs against, one line each. A
+ * backend joins with its line here (its ops table and the host its
+ * instances listen on and connect to), its sources linked into
+ * test_tp_conformance, and one rmx_tp_conformance() line in
+ * tests/CMakeLists.txt that names it.
+ */
+#include "tpc.h"
+
+const struct tpc_backend tpc_backends[] = {
+#ifdef RMX_HAVE_VERBS
+	{ "verbs", &rmx__verbs_ops, NULL },	/* NULL: the lab's rxe0 */
+#endif
+};
+
+const size_t tpc_nbackends = sizeof(tpc_backends) / sizeof(tpc_backends[0]);
