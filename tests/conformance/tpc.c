@@ -11,6 +11,7 @@
 
 #include "check_main.h"
 #include "core/addr.h"
+#include "core/log.h"
 #include "lab.h"
 #include "tpc.h"
 
@@ -495,6 +496,7 @@ struct tpc_pair *tpc_open(void)
 	int ret;
 
 	ck_assert_ptr_nonnull(p);
+	rmx__log_init();	/* RMX_LOG_LEVEL, as a context reads it */
 	p->be = tpc_backend();
 	side_open(p, &p->a, "a");
 	side_open(p, &p->b, "b");
