@@ -123,8 +123,6 @@ static struct {
 	int next_port;
 } fab;
 
-extern const struct rmx__tp_ops loop_tp_ops;
-
 static void *xcalloc(size_t size)
 {
 	void *p = calloc(1, size);
@@ -698,6 +696,7 @@ static void on_resolved(struct loop_conn *c)
 	l = listener_at(&c->dst);
 	if (!l) {
 		queue_closed(c, -ECONNREFUSED);
+		conn_fail(c);
 		return;
 	}
 	/* The request waits at the listener's transport. */
@@ -720,7 +719,9 @@ static void on_request(struct loop_tp *tp, struct loop_conn *a,
 	int ret;
 
 	if (!l || a->state != CONN_CONNECTING) {
+		/* As rdma_cm: the event, then the QP in error flushes. */
 		queue_closed(a, -ECONNREFUSED);
+		conn_fail(a);
 		return;
 	}
 	b = conn_new(tp, NULL, CONN_REQUESTED);
@@ -736,6 +737,7 @@ static void on_request(struct loop_tp *tp, struct loop_conn *a,
 		a->peer = NULL;
 		conn_free(b);
 		queue_closed(a, -ECONNREFUSED);
+		conn_fail(a);
 		return;
 	}
 	est = queue_ent(a, ENT_ESTABLISHED);

@@ -42,6 +42,8 @@
 
 /* Adds the backend as RMX_TRANSPORT=loop; 0 or a negative errno. */
 int loop_tp_register(void);
+/* Its ops table, for suites that drive the transport directly. */
+extern const struct rmx__tp_ops loop_tp_ops;
 
 /* What the fabric did since the first transport of the process opened. */
 struct loop_stats {

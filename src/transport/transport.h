@@ -14,6 +14,10 @@
  * - once a connection fails, its outstanding work requests complete with
  *   an error (flushed: -ECANCELED) and no later receive on it succeeds;
  * - data a receive completion reports is in the posted buffer.
+ * In return, the layer above posts nothing more on a connection after
+ * its first error completion or conn_closed: a fabric may never complete
+ * such a request (rxe queues a receive on a QP in error and never flushes
+ * it; tests/conformance shows both kernels do this).
  */
 #ifndef RMX_TRANSPORT_H
 #define RMX_TRANSPORT_H

@@ -299,6 +299,28 @@ static int status_of(const struct rdma_cm_event *ev)
 	}
 }
 
+/*
+ * A failed connection's QP goes to error, which flushes what it holds
+ * (transport.h); librdmacm does so itself only on a rejection. A
+ * connected one answers the peer's disconnect, which does the same.
+ */
+static void fail_qp(struct verbs_conn *c)
+{
+	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };
+	int err = 0;
+
+	if (c->connected) {
+		c->connected = false;
+		if (rdma_disconnect(c->id))
+			err = errno;
+	} else if (c->has_qp) {
+		err = ibv_modify_qp(c->id->qp, &attr, IBV_QP_STATE);
+	}
+	if (err)
+		rmx__warn("cannot flush a failed connection's queue pair: %s",
+			  strerror(err));
+}
+
 /* Handles one event of an active or accepted connection. */
 static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 			  struct rdma_cm_event *ev)
@@ -327,8 +349,10 @@ static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 	case RDMA_CM_EVENT_ADDR_CHANGE:
 		return;
 	case RDMA_CM_EVENT_DISCONNECTED:
-		/* The CM moved the QP to error; no disconnect owed. */
-		c->connected = false;
+		/*
+		 * librdmacm leaves the QP as it is: answering the peer's
+		 * disconnect moves it to error (fail_qp()), once.
+		 */
 		ret = status_of(ev);
 		break;
 	default:
@@ -337,8 +361,10 @@ static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 			 rdma_event_str(ev->event), ev->status);
 		break;
 	}
-	if (ret)
+	if (ret) {
+		fail_qp(c);
 		tp->up->conn_closed(tp->upctx, &c->base, ret);
+	}
 }
 
 int rmx__verbs_cm_pending(struct verbs_tp *tp)
