@@ -177,6 +177,8 @@ void fake_deliver_rx(struct fake_tp *tp, struct fake_conn *c, int i,
 	if (len > w.len)
 		len = w.len;
 	memcpy(w.buf, data, len);
+	comp.conn = &c->base;
+	comp.kind = RMX__TP_COMP_RECV;
 	comp.wr_ctx = w.wr_ctx;
 	comp.len = len;
 	tp->up->completion(tp->upctx, &comp);
@@ -188,6 +190,8 @@ void fake_complete_tx(struct fake_tp *tp, struct fake_conn *c, int status)
 
 	if (!c->ntx)
 		return;
+	comp.conn = &c->base;
+	comp.kind = RMX__TP_COMP_SEND;
 	comp.wr_ctx = take(c->tx, &c->ntx, 0).wr_ctx;
 	tp->up->completion(tp->upctx, &comp);
 }

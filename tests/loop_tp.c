@@ -163,6 +163,8 @@ static void queue_comp(struct loop_conn *c, const struct rmx__tp_comp *comp,
 	struct ent *e = queue_ent(c, ENT_COMP);
 
 	e->comp = *comp;
+	e->comp.conn = &c->base;
+	e->comp.kind = send_side ? RMX__TP_COMP_SEND : RMX__TP_COMP_RECV;
 	e->send_side = send_side;
 }
 
@@ -180,8 +182,8 @@ static void queue_closed(struct loop_conn *c, int status)
 	queue_ent(c, ENT_CLOSED)->status = status;
 }
 
-/* Forgets c in every queue: events go; completions stay (stale) or go. */
-static void forget(struct loop_conn *c, bool drop_completions)
+/* Forgets c in every queue: its events and completions go. */
+static void forget(struct loop_conn *c)
 {
 	struct rmx__list *t, *n, *next;
 
@@ -194,10 +196,6 @@ static void forget(struct loop_conn *c, bool drop_completions)
 			next = n->next;
 			if (e->conn != c)
 				continue;
-			if (e->kind == ENT_COMP && !drop_completions) {
-				e->conn = NULL;
-				continue;
-			}
 			rmx__list_del(&e->node);
 			free(e);
 		}
@@ -649,7 +647,8 @@ static void conn_free(struct loop_conn *c)
 {
 	discard(&c->sq);	/* no DMA touches the buffers after this */
 	discard(&c->rq);
-	forget(c, false);
+	/* transport.h: nothing names a connection once it is destroyed. */
+	forget(c);
 	rmx__list_del(&c->link);
 	free(c);
 }
@@ -768,7 +767,7 @@ static void deliver(struct loop_tp *tp, struct ent *e)
 
 	switch (e->kind) {
 	case ENT_COMP:
-		if (c && e->send_side)
+		if (e->send_side)
 			c->sq_out--;
 		tp->up->completion(tp->upctx, &e->comp);
 		break;
@@ -1138,7 +1137,7 @@ void loop_kill(struct rmx__tp_conn *base, enum loop_death how)
 		c->peer = NULL;
 		p->peer = NULL;
 		p->state = CONN_DEAD;
-		forget(p, true);
+		forget(p);
 	}
 	if (how == LOOP_PEER_EXITS) {
 		conn_fail(c);

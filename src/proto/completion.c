@@ -4,10 +4,11 @@
 
 #include "proto/proto.h"
 
+/* A work request's wr_ctx is its ring slot; the connection names the ep. */
 void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 {
-	struct rmx_ep *ep = rmx__ep_lookup(upctx, (uint32_t)(c->wr_ctx >> 32));
-	uint32_t slot = (uint32_t)c->wr_ctx & ~(uint32_t)RMX__WR_RX;
+	struct rmx_ep *ep = c->conn->owner;
+	uint32_t slot = (uint32_t)c->wr_ctx;
 	/*
 	 * A flushed work request means the connection went away under it:
 	 * its operation, like the endpoint, ends with -ECONNRESET, not with
@@ -15,10 +16,8 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 	 */
 	int status = c->status == -ECANCELED ? -ECONNRESET : c->status;
 
-	/* Completions of a connection already torn down are stale. */
-	if (!ep || !ep->conn)
-		return;
-	if (c->wr_ctx & RMX__WR_RX) {
+	(void)upctx;
+	if (c->kind == RMX__TP_COMP_RECV) {
 		if (slot >= ep->rx_depth)
 			return;
 		if (status) {

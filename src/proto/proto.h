@@ -430,12 +430,4 @@ static inline uint32_t rmx__ep_eager_max(const struct rmx_ep *ep)
 	return ep->eager_max ? ep->eager_max : ep->p->cfg->eager_max;
 }
 
-/* wr_ctx: endpoint id, receive flag, slot. */
-#define RMX__WR_RX (1ull << 31)
-static inline uint64_t rmx__wr_ctx(const struct rmx_ep *ep, uint64_t flag,
-				   uint32_t slot)
-{
-	return (uint64_t)ep->id << 32 | flag | slot;
-}
-
 #endif

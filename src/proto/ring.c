@@ -71,7 +71,7 @@ int rmx__ring_post_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn,
 {
 	return ep->p->tp->ops->post_recv(conn, rmx__ring_rx_buf(ep, slot),
 					 ep->slot_size, ep->rx_mr,
-					 rmx__wr_ctx(ep, RMX__WR_RX, slot));
+					 slot);
 }
 
 int rmx__ring_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn)

@@ -76,7 +76,7 @@ static int post_msg(struct rmx_ep *ep, uint32_t slot, uint8_t type,
 	ret = ep->p->tp->ops->post_send(ep->conn, bounce,
 					(uint32_t)(RMX__WIRE_HDR_SIZE + len),
 					ep->tx_mr,
-					rmx__wr_ctx(ep, 0, slot));
+					slot);
 	if (ret)
 		ep->rx_owed += hdr.credits;	/* not announced after all */
 	else
@@ -207,7 +207,7 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 		rma.len = (uint32_t)chunk;
 		rma.op = rma_op_of(op, chunk);
 		ret = ep->p->tp->ops->post_rma(ep->conn, &rma,
-					       rmx__wr_ctx(ep, 0, slot));
+					       slot);
 		if (!ret) {
 			ep->tx[slot].rma_bytes = rma.len;
 			ep->rma_inflight += rma.len;

@@ -10,7 +10,9 @@
  *
  * Every backend guarantees, whatever its caps:
  * - each posted work request completes exactly once, through
- *   upcalls->completion from progress() (never from inside a post call);
+ *   upcalls->completion from progress() (never from inside a post call),
+ *   naming its connection and kind, even when it failed; none arrives
+ *   for a connection after conn_destroy() returned;
  * - once a connection fails, its outstanding work requests complete with
  *   an error (flushed: -ECANCELED) and no later receive on it succeeds;
  * - data a receive completion reports is in the posted buffer.
@@ -117,9 +119,16 @@ struct rmx__tp_rma {
 	uint64_t swap;
 };
 
+enum rmx__tp_comp_kind {
+	RMX__TP_COMP_SEND,	/* a send or one-sided operation posted here */
+	RMX__TP_COMP_RECV,	/* a posted receive, used or flushed */
+};
+
 /* A finished work request. */
 struct rmx__tp_comp {
+	struct rmx__tp_conn *conn;	/* whose it was; owner: the layer above's */
 	uint64_t wr_ctx;	/* as posted */
+	enum rmx__tp_comp_kind kind;
 	int status;		/* 0 or a negative errno */
 	uint32_t len;		/* bytes received (receives) */
 	bool has_imm;		/* a receive consumed by a write with imm */

@@ -184,10 +184,16 @@ static void up_completion(void *upctx, const struct rmx__tp_comp *comp)
 	w->comp = *comp;
 	w->seq = ++s->pair->seq;
 	if (c->destroyed) {
-		/* A flush of a destroyed connection: once, and unchecked. */
-		w->late = true;
+		violate(s, "%s #%llu completed after its connection was destroyed",
+			what, (unsigned long long)i);
 		return;
 	}
+	if (comp->conn != c->conn)
+		violate(s, "%s #%llu names another connection", what,
+			(unsigned long long)i);
+	if (comp->kind != (w->recv ? RMX__TP_COMP_RECV : RMX__TP_COMP_SEND))
+		violate(s, "%s #%llu completed as kind %d", what,
+			(unsigned long long)i, (int)comp->kind);
 	if (comp->status > 0)
 		violate(s, "%s #%llu completed with status %d: not 0 or a negative errno",
 			what, (unsigned long long)i, comp->status);

@@ -15,7 +15,7 @@
  * - every upcall comes from inside that backend's progress(), never from
  *   inside a post call or from another backend instance's progress();
  * - a completion names a work request that was posted and completes it
- *   once (after conn_destroy() at most once: flushes may come late);
+ *   once, naming its connection and kind, and never after conn_destroy();
  *   nothing on a connection succeeds after one of its work requests
  *   failed or it was closed;
  * - conn_ready comes first on a connection, then conn_established at most
@@ -87,7 +87,6 @@ struct tpc_wr {
 	uint32_t len;
 	int ncomp;
 	uint64_t seq;		/* of the first completion */
-	bool late;		/* completed after its connection was destroyed */
 	struct rmx__tp_comp comp;	/* the first completion */
 };
 

@@ -191,6 +191,8 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 						  .len = (uint32_t)len };
 
 			if (tp->last->nrx) {
+				c.conn = &tp->last->base;
+				c.kind = RMX__TP_COMP_RECV;
 				c.wr_ctx = tp->last->rx[0].wr_ctx;
 				tp->last->nrx--;
 				memmove(tp->last->rx, tp->last->rx + 1,

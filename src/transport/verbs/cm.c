@@ -39,8 +39,8 @@ static int create_qp(struct verbs_conn *c)
 	struct verbs_tp *tp = c->tp;
 	int max_wr = tp->dev_attr.max_qp_wr;
 	struct ibv_qp_init_attr qa = {
-		.send_cq = tp->cq,
-		.recv_cq = tp->cq,
+		.send_cq = tp->cq[VERBS_CQ_SEND].cq,
+		.recv_cq = tp->cq[VERBS_CQ_RECV].cq,
 		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
 		.cap = {
@@ -53,7 +53,7 @@ static int create_qp(struct verbs_conn *c)
 			.max_inline_data = tp->cfg.max_inline,
 		},
 	};
-	int need = (int)(qa.cap.max_send_wr + qa.cap.max_recv_wr);
+	int sq = (int)qa.cap.max_send_wr, rq = (int)qa.cap.max_recv_wr;
 	int ret;
 
 	if (c->id->verbs != tp->verbs) {
@@ -64,7 +64,7 @@ static int create_qp(struct verbs_conn *c)
 			 ibv_get_device_name(tp->verbs->device));
 		return -ENODEV;
 	}
-	ret = rmx__verbs_cq_reserve(tp, need);
+	ret = rmx__verbs_cq_reserve(tp, sq, rq);
 	if (ret)
 		return ret;
 	if (rdma_create_qp(c->id, tp->pd, &qa)) {
@@ -73,11 +73,20 @@ static int create_qp(struct verbs_conn *c)
 		if (rdma_create_qp(c->id, tp->pd, &qa)) {
 			ret = -errno;
 			rmx__err("rdma_create_qp: %s", strerror(errno));
-			rmx__verbs_cq_release(tp, need);
+			rmx__verbs_cq_release(tp, sq, rq);
 			return ret;
 		}
 	}
+	c->qpn = c->id->qp->qp_num;
+	ret = rmx__verbs_qp_add(tp, c);
+	if (ret) {
+		rdma_destroy_qp(c->id);
+		rmx__verbs_cq_release(tp, sq, rq);
+		return ret;
+	}
 	c->has_qp = true;
+	c->cq_sq = sq;
+	c->cq_rq = rq;
 	c->caps.sq_depth = qa.cap.max_send_wr;
 	c->caps.rq_depth = qa.cap.max_recv_wr;
 	c->caps.max_inline = qa.cap.max_inline_data;
@@ -190,8 +199,9 @@ void rmx__verbs_conn_destroy(struct rmx__tp_conn *base)
 		rdma_disconnect(c->id);
 	if (c->has_qp) {
 		rdma_destroy_qp(c->id);
-		rmx__verbs_cq_release(c->tp,
-				      (int)(c->caps.sq_depth + c->caps.rq_depth));
+		/* Its completions still queued go with it (cq.c). */
+		rmx__verbs_qp_del(c->tp, c);
+		rmx__verbs_cq_release(c->tp, c->cq_sq, c->cq_rq);
 	}
 	/* Every event we took was acknowledged at once: this cannot block. */
 	rdma_destroy_id(c->id);
@@ -382,7 +392,7 @@ int rmx__verbs_cm_pending(struct verbs_tp *tp)
 static bool drained_first(struct verbs_tp *tp, enum verbs_id_kind *kind)
 {
 	tp->draining = rmx__container_of(kind, struct verbs_conn, kind);
-	if (rmx__verbs_poll_all(tp) < 0)
+	if (rmx__verbs_cq_poll(tp, INT32_MAX) < 0)
 		rmx__dbg("polling before a disconnect failed");
 	if (!tp->draining)
 		return false;

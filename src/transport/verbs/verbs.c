@@ -124,11 +124,7 @@ static void verbs_close(struct rmx__tp *base)
 {
 	struct verbs_tp *tp = (struct verbs_tp *)base;
 
-	if (tp->cq) {
-		if (tp->cq_events)
-			ibv_ack_cq_events(tp->cq, tp->cq_events);
-		ibv_destroy_cq(tp->cq);
-	}
+	rmx__verbs_cq_close(tp);
 	if (tp->chan_in_loop)
 		rmx__loop_del(tp->loop, tp->chan->fd);
 	if (tp->cm_in_loop)
@@ -152,12 +148,9 @@ static int setup_queues(struct verbs_tp *tp)
 	tp->chan = tp->pd ? ibv_create_comp_channel(tp->verbs) : NULL;
 	if (!tp->chan)
 		return -errno;
-	tp->cq_cap = (int)tp->cfg.cq_size;
-	if (tp->cq_cap > tp->dev_attr.max_cqe)
-		tp->cq_cap = tp->dev_attr.max_cqe;
-	tp->cq = ibv_create_cq(tp->verbs, tp->cq_cap, tp, tp->chan, 0);
-	if (!tp->cq)
-		return -errno;
+	ret = rmx__verbs_cq_open(tp, (int)tp->cfg.cq_size);
+	if (ret)
+		return ret;
 	tp->cm = rdma_create_event_channel();
 	if (!tp->cm)
 		return -errno;
@@ -246,31 +239,6 @@ static const char *verbs_device_name(const struct rmx__tp *base)
 	return ibv_get_device_name(tp->verbs->device);
 }
 
-int rmx__verbs_cq_reserve(struct verbs_tp *tp, int need)
-{
-	/* Room for flushes of QPs destroyed with completions still queued. */
-	int want = 2 * (tp->cq_need + need);
-
-	if (want > tp->cq_cap) {
-		if (want > tp->dev_attr.max_cqe)
-			want = tp->dev_attr.max_cqe;
-		if (tp->cq_need + need > want ||
-		    (want > tp->cq_cap && ibv_resize_cq(tp->cq, want))) {
-			rmx__err("completion queue cannot grow to %d entries",
-				 want);
-			return -ENOMEM;
-		}
-		tp->cq_cap = want;
-	}
-	tp->cq_need += need;
-	return 0;
-}
-
-void rmx__verbs_cq_release(struct verbs_tp *tp, int need)
-{
-	tp->cq_need -= need;
-}
-
 int rmx__verbs_errno_from_wc(enum ibv_wc_status st)
 {
 	switch (st) {
@@ -300,69 +268,6 @@ int rmx__verbs_errno_from_wc(enum ibv_wc_status st)
 	}
 }
 
-static void deliver(struct verbs_tp *tp, const struct ibv_wc *wc)
-{
-	struct rmx__tp_comp c = {
-		.wr_ctx = wc->wr_id,
-		.status = rmx__verbs_errno_from_wc(wc->status),
-		.len = wc->byte_len,
-	};
-
-	if (c.status && wc->status != IBV_WC_WR_FLUSH_ERR)
-		rmx__warn("work request failed on QP %u: %s", wc->qp_num,
-			  ibv_wc_status_str(wc->status));
-	/* opcode and flags are defined only for successful completions. */
-	if (!c.status && wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
-		c.has_imm = true;
-		c.imm = ntohl(wc->imm_data);
-	}
-	tp->up->completion(tp->upctx, &c);
-}
-
-/* Consumes completion-channel wake-ups so the fd stops polling readable. */
-static void drain_channel(struct verbs_tp *tp)
-{
-	struct ibv_cq *cq;
-	void *cq_ctx;
-
-	while (!ibv_get_cq_event(tp->chan, &cq, &cq_ctx))
-		tp->cq_events++;
-	/* Acknowledging takes a lock: batch it. */
-	if (tp->cq_events >= 64) {
-		ibv_ack_cq_events(tp->cq, tp->cq_events);
-		tp->cq_events = 0;
-	}
-}
-
-/* Delivers what the stash and up to `batches` polls of the CQ hold. */
-static int poll_cq(struct verbs_tp *tp, int batches)
-{
-	struct ibv_wc wc[VERBS_POLL_BATCH];
-	int i, n, total;
-
-	/* Stashed ones first: they were polled earlier. */
-	for (i = 0; i < tp->nstash; i++)
-		deliver(tp, &tp->stash[i]);
-	total = tp->nstash;
-	tp->nstash = 0;
-	do {
-		n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, wc);
-		if (n < 0) {
-			rmx__err("ibv_poll_cq failed: %d", n);
-			return -EIO;
-		}
-		for (i = 0; i < n; i++)
-			deliver(tp, &wc[i]);
-		total += n;
-	} while (n == VERBS_POLL_BATCH && --batches > 0);
-	return total;
-}
-
-int rmx__verbs_poll_all(struct verbs_tp *tp)
-{
-	return poll_cq(tp, INT32_MAX);
-}
-
 static int verbs_progress(struct rmx__tp *base)
 {
 	struct verbs_tp *tp = (struct verbs_tp *)base;
@@ -371,10 +276,10 @@ static int verbs_progress(struct rmx__tp *base)
 	int64_t now;
 
 	if (tp->armed) {
-		drain_channel(tp);
+		rmx__verbs_cq_drain_channel(tp);
 		tp->armed = false;
 	}
-	total = poll_cq(tp, 1);
+	total = rmx__verbs_cq_poll(tp, 1);
 	if (total < 0)
 		return total;
 	/* A busy poller must not pay a system call per look at the CM. */
@@ -390,23 +295,14 @@ static int verbs_progress(struct rmx__tp *base)
 static int verbs_arm(struct rmx__tp *base)
 {
 	struct verbs_tp *tp = (struct verbs_tp *)base;
-	int n;
+	int ret = rmx__verbs_cq_arm(tp);
 
-	if (tp->nstash)
-		return -EAGAIN;
-	if (ibv_req_notify_cq(tp->cq, 0))
-		return -errno;
+	if (ret && ret != -EAGAIN)
+		return ret;
 	tp->armed = true;
-	/* Completions that raced the request raise no event: catch them. */
-	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, tp->stash);
-	if (n < 0)
-		return -EIO;
-	tp->nstash = n;
 	if (rmx__verbs_cm_pending(tp))
 		tp->cm_due = true;
-	if (n || tp->cm_due)
-		return -EAGAIN;
-	return 0;
+	return ret || tp->cm_due ? -EAGAIN : 0;
 }
 
 struct verbs_mr {

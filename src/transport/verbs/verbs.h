@@ -15,6 +15,27 @@
 
 struct verbs_conn;
 
+/* One CQ per kind of work request: send (and RMA), receive. */
+enum { VERBS_CQ_SEND, VERBS_CQ_RECV, VERBS_NCQ };
+
+struct verbs_cq {
+	struct ibv_cq *cq;
+	int cap;		/* entries it holds */
+	int need;		/* sum of the queue depths of live QPs */
+	unsigned int events;	/* got but not yet acknowledged */
+};
+
+struct verbs_wc {
+	struct ibv_wc wc;
+	uint8_t kind;		/* VERBS_CQ_* */
+};
+
+/* Live QPs by number, for naming a completion's connection (cq.c). */
+struct verbs_qpmap {
+	struct verbs_conn **conns;
+	uint32_t cap, n;
+};
+
 #define VERBS_DEVICE_NAME_MAX 64
 
 /* The backend's own knobs (verbs_knobs in verbs.c). */
@@ -39,10 +60,8 @@ struct verbs_tp {
 
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *chan;
-	struct ibv_cq *cq;
-	int cq_cap;		/* entries the CQ holds */
-	int cq_need;		/* sum of queue depths of live QPs */
-	unsigned int cq_events;	/* got but not yet acknowledged */
+	struct verbs_cq cq[VERBS_NCQ];
+	struct verbs_qpmap qps;
 
 	struct rdma_event_channel *cm;
 	bool chan_in_loop, cm_in_loop;
@@ -51,9 +70,9 @@ struct verbs_tp {
 	bool cm_due;		/* arm() saw connection events waiting */
 	int64_t cm_next_ms;	/* otherwise, look once a millisecond */
 
-	/* Completions polled by arm() and not yet delivered. */
-	struct ibv_wc stash[VERBS_POLL_BATCH];
-	int nstash;
+	/* Completions polled (by arm(), or around a destroyed QP) not yet delivered. */
+	struct verbs_wc *pending;
+	int npending, pending_cap;
 	/* A connection whose last arrivals are being delivered: NULL once destroyed. */
 	struct verbs_conn *draining;
 };
@@ -76,6 +95,8 @@ struct verbs_conn {
 	uint8_t rd_atom_in, rd_atom_out;	/* negotiated RDMA read depth */
 	uint32_t timeout_ms;
 	bool has_qp;
+	uint32_t qpn;		/* its QP's number, while has_qp */
+	int cq_sq, cq_rq;	/* CQ entries reserved for it */
 	bool connected;
 };
 
@@ -92,12 +113,22 @@ struct verbs_listener {
 int rmx__verbs_odp_selftest(struct verbs_tp *tp, char *note, size_t cap);
 
 int rmx__verbs_cm_progress(struct verbs_tp *tp);
-/* Delivers every completion the CQ holds now. */
-int rmx__verbs_poll_all(struct verbs_tp *tp);
 int rmx__verbs_cm_pending(struct verbs_tp *tp);
-/* Grows the shared CQ for a QP of `need` entries. */
-int rmx__verbs_cq_reserve(struct verbs_tp *tp, int need);
-void rmx__verbs_cq_release(struct verbs_tp *tp, int need);
+
+/* cq.c */
+int rmx__verbs_cq_open(struct verbs_tp *tp, int entries);
+void rmx__verbs_cq_close(struct verbs_tp *tp);
+/* Grows the CQs for a QP of sq send and rq receive entries. */
+int rmx__verbs_cq_reserve(struct verbs_tp *tp, int sq, int rq);
+void rmx__verbs_cq_release(struct verbs_tp *tp, int sq, int rq);
+/* Delivers pending completions, then up to `batches` polls of each CQ. */
+int rmx__verbs_cq_poll(struct verbs_tp *tp, int batches);
+/* Requests the next events; -EAGAIN when completions are already due. */
+int rmx__verbs_cq_arm(struct verbs_tp *tp);
+void rmx__verbs_cq_drain_channel(struct verbs_tp *tp);
+/* The connection's completions name it from now on / never again. */
+int rmx__verbs_qp_add(struct verbs_tp *tp, struct verbs_conn *c);
+void rmx__verbs_qp_del(struct verbs_tp *tp, struct verbs_conn *c);
 int rmx__verbs_errno_from_wc(enum ibv_wc_status st);
 uint32_t rmx__verbs_lkey(const struct rmx__tp_mr *mr);
 
