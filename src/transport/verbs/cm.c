@@ -39,8 +39,8 @@ static int create_qp(struct verbs_conn *c)
 	struct verbs_tp *tp = c->tp;
 	int max_wr = tp->dev_attr.max_qp_wr;
 	struct ibv_qp_init_attr qa = {
-		.send_cq = tp->cq[VERBS_CQ_SEND].cq,
-		.recv_cq = tp->cq[VERBS_CQ_RECV].cq,
+		.send_cq = tp->cq,
+		.recv_cq = tp->cq,
 		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
 		.cap = {
@@ -77,8 +77,8 @@ static int create_qp(struct verbs_conn *c)
 			return ret;
 		}
 	}
-	c->qpn = c->id->qp->qp_num;
-	ret = rmx__verbs_qp_add(tp, c);
+	ret = rmx__verbs_conn_track(tp, c, qa.cap.max_send_wr,
+				    qa.cap.max_recv_wr);
 	if (ret) {
 		rdma_destroy_qp(c->id);
 		rmx__verbs_cq_release(tp, sq, rq);
@@ -199,8 +199,8 @@ void rmx__verbs_conn_destroy(struct rmx__tp_conn *base)
 		rdma_disconnect(c->id);
 	if (c->has_qp) {
 		rdma_destroy_qp(c->id);
-		/* Its completions still queued go with it (cq.c). */
-		rmx__verbs_qp_del(c->tp, c);
+		/* Its completions still queued are dropped (cq.c). */
+		rmx__verbs_conn_untrack(c->tp, c);
 		rmx__verbs_cq_release(c->tp, c->cq_sq, c->cq_rq);
 	}
 	/* Every event we took was acknowledged at once: this cannot block. */
@@ -459,13 +459,32 @@ int rmx__verbs_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
 			 struct rmx__tp_mr *mr, uint64_t wr_ctx)
 {
 	struct verbs_conn *c = (struct verbs_conn *)base;
-	struct ibv_recv_wr wr = { .wr_id = wr_ctx, .num_sge = 1 }, *bad;
+	struct ibv_recv_wr wr = { .num_sge = 1 }, *bad;
 	struct ibv_sge sge;
-	int ret;
+	int ret = rmx__verbs_wr_push(c, true, wr_ctx, &wr.wr_id);
 
+	if (ret)
+		return ret;
 	sge_of(&sge, buf, len, mr);
 	wr.sg_list = &sge;
 	ret = ibv_post_recv(c->id->qp, &wr, &bad);
+	if (ret)
+		rmx__verbs_wr_unpush(c, true);
+	return -ret;
+}
+
+/* Posts wr on the send queue, its wr_ctx remembered for its completion. */
+static int post_send_wr(struct verbs_conn *c, struct ibv_send_wr *wr,
+			uint64_t wr_ctx)
+{
+	struct ibv_send_wr *bad;
+	int ret = rmx__verbs_wr_push(c, false, wr_ctx, &wr->wr_id);
+
+	if (ret)
+		return ret;
+	ret = ibv_post_send(c->id->qp, wr, &bad);
+	if (ret)
+		rmx__verbs_wr_unpush(c, false);
 	return -ret;
 }
 
@@ -473,9 +492,8 @@ int rmx__verbs_post_send(struct rmx__tp_conn *base, const void *buf,
 			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx)
 {
 	struct verbs_conn *c = (struct verbs_conn *)base;
-	struct ibv_send_wr wr = { .wr_id = wr_ctx, .opcode = IBV_WR_SEND,
+	struct ibv_send_wr wr = { .opcode = IBV_WR_SEND,
 				  .send_flags = IBV_SEND_SIGNALED };
-	struct ibv_send_wr *bad;
 	struct ibv_sge sge;
 
 	sge_of(&sge, (void *)buf, len, mr);
@@ -485,7 +503,7 @@ int rmx__verbs_post_send(struct rmx__tp_conn *base, const void *buf,
 		wr.send_flags |= IBV_SEND_INLINE;
 	else if (!mr)
 		return -EINVAL;
-	return -ibv_post_send(c->id->qp, &wr, &bad);
+	return post_send_wr(c, &wr, wr_ctx);
 }
 
 int rmx__verbs_post_rma(struct rmx__tp_conn *base,
@@ -499,9 +517,7 @@ int rmx__verbs_post_rma(struct rmx__tp_conn *base,
 		[RMX__TP_CMP_SWAP] = IBV_WR_ATOMIC_CMP_AND_SWP,
 	};
 	struct verbs_conn *c = (struct verbs_conn *)base;
-	struct ibv_send_wr wr = { .wr_id = wr_ctx,
-				  .send_flags = IBV_SEND_SIGNALED };
-	struct ibv_send_wr *bad;
+	struct ibv_send_wr wr = { .send_flags = IBV_SEND_SIGNALED };
 	struct ibv_sge sge;
 
 	if (rma->rkey > UINT32_MAX)
@@ -525,5 +541,5 @@ int rmx__verbs_post_rma(struct rmx__tp_conn *base,
 		wr.wr.rdma.rkey = (uint32_t)rma->rkey;
 		wr.imm_data = htonl(rma->imm);
 	}
-	return -ibv_post_send(c->id->qp, &wr, &bad);
+	return post_send_wr(c, &wr, wr_ctx);
 }

@@ -15,25 +15,21 @@
 
 struct verbs_conn;
 
-/* One CQ per kind of work request: send (and RMA), receive. */
-enum { VERBS_CQ_SEND, VERBS_CQ_RECV, VERBS_NCQ };
-
-struct verbs_cq {
-	struct ibv_cq *cq;
-	int cap;		/* entries it holds */
-	int need;		/* sum of the queue depths of live QPs */
-	unsigned int events;	/* got but not yet acknowledged */
+/*
+ * The wr_ctx of each work request a queue holds, oldest first: an RC
+ * queue completes in the order it was posted, flushes included, so a
+ * completion takes the oldest (cq.c).
+ */
+struct verbs_fifo {
+	uint64_t *ctx;
+	uint32_t cap, head, n;
 };
 
-struct verbs_wc {
-	struct ibv_wc wc;
-	uint8_t kind;		/* VERBS_CQ_* */
-};
-
-/* Live QPs by number, for naming a completion's connection (cq.c). */
-struct verbs_qpmap {
-	struct verbs_conn **conns;
-	uint32_t cap, n;
+/* Connections by index, with a generation for recycled indices (cq.c). */
+struct verbs_slot {
+	struct verbs_conn *conn;	/* NULL: free */
+	uint32_t gen;
+	uint32_t next_free;
 };
 
 #define VERBS_DEVICE_NAME_MAX 64
@@ -60,8 +56,12 @@ struct verbs_tp {
 
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *chan;
-	struct verbs_cq cq[VERBS_NCQ];
-	struct verbs_qpmap qps;
+	struct ibv_cq *cq;
+	int cq_cap;		/* entries the CQ holds */
+	int cq_need;		/* sum of queue depths of live QPs */
+	unsigned int cq_events;	/* got but not yet acknowledged */
+	struct verbs_slot *slots;
+	uint32_t nslots, free_slot;
 
 	struct rdma_event_channel *cm;
 	bool chan_in_loop, cm_in_loop;
@@ -70,9 +70,9 @@ struct verbs_tp {
 	bool cm_due;		/* arm() saw connection events waiting */
 	int64_t cm_next_ms;	/* otherwise, look once a millisecond */
 
-	/* Completions polled (by arm(), or around a destroyed QP) not yet delivered. */
-	struct verbs_wc *pending;
-	int npending, pending_cap;
+	/* Completions polled by arm() and not yet delivered. */
+	struct ibv_wc stash[VERBS_POLL_BATCH];
+	int nstash;
 	/* A connection whose last arrivals are being delivered: NULL once destroyed. */
 	struct verbs_conn *draining;
 };
@@ -95,8 +95,9 @@ struct verbs_conn {
 	uint8_t rd_atom_in, rd_atom_out;	/* negotiated RDMA read depth */
 	uint32_t timeout_ms;
 	bool has_qp;
-	uint32_t qpn;		/* its QP's number, while has_qp */
 	int cq_sq, cq_rq;	/* CQ entries reserved for it */
+	uint32_t slot, gen;	/* in tp->slots: its work requests' wr_id */
+	struct verbs_fifo sq, rq;
 	bool connected;
 };
 
@@ -118,17 +119,27 @@ int rmx__verbs_cm_pending(struct verbs_tp *tp);
 /* cq.c */
 int rmx__verbs_cq_open(struct verbs_tp *tp, int entries);
 void rmx__verbs_cq_close(struct verbs_tp *tp);
-/* Grows the CQs for a QP of sq send and rq receive entries. */
+/* Grows the CQ for a QP of sq send and rq receive entries. */
 int rmx__verbs_cq_reserve(struct verbs_tp *tp, int sq, int rq);
 void rmx__verbs_cq_release(struct verbs_tp *tp, int sq, int rq);
-/* Delivers pending completions, then up to `batches` polls of each CQ. */
+/* Delivers what the stash and up to `batches` polls of the CQ hold. */
 int rmx__verbs_cq_poll(struct verbs_tp *tp, int batches);
-/* Requests the next events; -EAGAIN when completions are already due. */
+/* Requests the next event; -EAGAIN when completions are already due. */
 int rmx__verbs_cq_arm(struct verbs_tp *tp);
 void rmx__verbs_cq_drain_channel(struct verbs_tp *tp);
-/* The connection's completions name it from now on / never again. */
-int rmx__verbs_qp_add(struct verbs_tp *tp, struct verbs_conn *c);
-void rmx__verbs_qp_del(struct verbs_tp *tp, struct verbs_conn *c);
+/*
+ * The connection's work requests get wr_ids that name it, from now on
+ * (queues of sq and rq entries) / never again: completions still queued
+ * for it are dropped.
+ */
+int rmx__verbs_conn_track(struct verbs_tp *tp, struct verbs_conn *c,
+			  uint32_t sq, uint32_t rq);
+void rmx__verbs_conn_untrack(struct verbs_tp *tp, struct verbs_conn *c);
+/* Remembers wr_ctx for a work request about to be posted; its wr_id. */
+int rmx__verbs_wr_push(struct verbs_conn *c, bool recv, uint64_t wr_ctx,
+		       uint64_t *wr_id);
+/* Forgets the one just pushed: its post failed. */
+void rmx__verbs_wr_unpush(struct verbs_conn *c, bool recv);
 int rmx__verbs_errno_from_wc(enum ibv_wc_status st);
 uint32_t rmx__verbs_lkey(const struct rmx__tp_mr *mr);
 
