@@ -103,7 +103,7 @@ static int match_recv(struct rmx_ep *ep, const struct rmx__arrival *a,
 		return rmx__rndv_start_read(ep, op, &rts);
 	}
 	if (a->len > op->len) {
-		rmx__err("%u-byte message from %s does not fit a %zu-byte receive",
+		rmx__info("%u-byte message from %s does not fit a %zu-byte receive",
 			 a->len, ep->peer, op->len);
 		status = -EMSGSIZE;
 	} else {

@@ -63,7 +63,7 @@ int rmx__rndv_start_read(struct rmx_ep *ep, struct rmx__op *recv,
 	int ret;
 
 	if (rts->len > recv->len) {
-		rmx__err("%llu-byte message from %s does not fit a %zu-byte receive",
+		rmx__info("%llu-byte message from %s does not fit a %zu-byte receive",
 			 (unsigned long long)rts->len, ep->peer, recv->len);
 		recv->len = rts->len;
 		recv->matched = true;

@@ -100,7 +100,7 @@ check_table() {
 
 # One client run against a fresh server: test name, then client options.
 run_test() {
-	local test=$1 cout rc srv_rc row
+	local test=$1 cout rc srv_rc row bytes
 	shift
 
 	echo "== $test $*"
@@ -120,16 +120,21 @@ run_test() {
 	*) row=$(check_table "$cout" 5 "$BW_HEADER") ;;
 	esac || { fail "$test: $row"; cat "$cout"; return; }
 	echo "   $row"
+	bytes=$(awk '{ print $1 }' <<<"$row")
+	[[ -z ${want_bytes:-} || $bytes == "$want_bytes" ]] ||
+		fail "$test: a row for $bytes bytes, not $want_bytes"
 }
 
-run_test put_lat -s 8 -n 200
+# perftest's -x, -F and -R are taken (and left to rdma_cm).
+run_test put_lat -s 8 -n 200 -x 1 -F -R
 run_test get_lat -s 8 -n 200
 run_test send_lat -s 8 -n 200
 run_test rpc_lat -s 64K -n 50		# rendezvous both ways
 run_test put_bw -s 64K -n 200
 run_test get_bw -s 64K -n 200
 run_test send_bw -s 1M -n 40 -q 8	# rendezvous
-run_test rpc_rate -s 8 -n 1000
+# A message rate: 8 bytes unless -s says otherwise.
+want_bytes=8 run_test rpc_rate -n 1000
 
 # --json: nothing but one object per size on stdout, with the figures.
 LAT_KEYS="bytes iterations t_min_us t_max_us t_typical_us t_avg_us t_stdev_us t_p99_us t_p999_us"

@@ -51,6 +51,8 @@ check rmx-perf "invalid tx depth '1025' for -q: too large; give a whole number f
 	-t put_bw -q 1025 192.0.2.1
 check rmx-perf "invalid port '99999999999999999999' for -p: too large; give a whole number from 1 to 65535" \
 	-p 99999999999999999999
+check rmx-perf "invalid GID index '300' for -x: too large; give a whole number from 0 to 255" \
+	-t put_lat -x 300 192.0.2.1
 check rmx-perf "invalid test 'nosuch' for -t: give one of put_lat, get_lat, send_lat, rpc_lat, put_bw, get_bw, send_bw, rpc_rate" \
 	-t nosuch
 

@@ -451,7 +451,7 @@ int perf_client(const struct perf_opts *o)
 		min_size = PERF_ALL_MIN;
 		c.max_size = PERF_ALL_MAX;
 	} else {
-		min_size = c.max_size = o->size ? o->size : t->bw ? 65536 : 2;
+		min_size = c.max_size = o->size ? o->size : t->def_size;
 	}
 	tool_host_port(addr, sizeof(addr), o->server, o->port);
 	ret = run(&c, addr, min_size);

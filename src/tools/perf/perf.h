@@ -29,6 +29,7 @@ struct perf_test_info {
 	const char *title;	/* banner line */
 	int bw;			/* bandwidth table, else latency */
 	int half_rtt;		/* ping-pong: report half the round trip */
+	uint32_t def_size;	/* bytes when -s is not given */
 };
 
 extern const struct perf_test_info perf_tests[PERF_NTESTS];

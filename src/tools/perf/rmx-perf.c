@@ -26,6 +26,8 @@ static const struct tool_num window_opt = {
 	"-q", "tx depth", "operations", 1, PERF_MAX_WINDOW, false };
 static const struct tool_num port_opt = {
 	"-p", "port", NULL, 1, 65535, false };
+static const struct tool_num gid_opt = {
+	"-x", "GID index", NULL, 0, 255, false };
 
 static void usage(FILE *f)
 {
@@ -37,7 +39,8 @@ static void usage(FILE *f)
 	for (i = 0; i < PERF_NTESTS; i++)
 		fprintf(f, "%s%s", i ? " " : "", perf_tests[i].name);
 	fprintf(f, "\n"
-		   "  -s, --size BYTES      message size, K/M/G suffixes (default 2, BW tests 65536)\n"
+		   "  -s, --size BYTES      message size, K/M/G suffixes (default 2, BW tests 65536,\n"
+		   "                        rpc_rate 8)\n"
 		   "  -a, --all             all sizes from 2 B to 8 MiB, powers of two\n"
 		   "  -n, --iters N         iterations per size (default 1000, BW tests 5000)\n"
 		   "  -D, --duration SEC    run each size for SEC seconds instead\n"
@@ -46,6 +49,10 @@ static void usage(FILE *f)
 		   "  -d, --ib-dev DEV      RDMA device (sets RMX_DEVICE)\n"
 		   "  -p, --port PORT       port of the server (default %d)\n"
 		   "      --json            one JSON object per size instead of the table\n"
+		   "  -x, --gid-index N, -F, --CPU-freq, -R, --rdma_cm\n"
+		   "                        perftest's, accepted so its command lines run: rmx\n"
+		   "                        always connects with rdma_cm, which picks the GID\n"
+		   "                        from the address, and never checks the CPU clock\n"
 		   "  -h, --help            this text\n",
 		PERF_MAX_WINDOW, PERF_DEF_WINDOW, PERF_DEF_PORT);
 }
@@ -76,6 +83,9 @@ int main(int argc, char **argv)
 		{ "ib-dev", required_argument, NULL, 'd' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "gid-index", required_argument, NULL, 'x' },
+		{ "CPU-freq", no_argument, NULL, 'F' },
+		{ "rdma_cm", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,7 +97,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "t:s:an:D:q:d:p:h", longopts,
+	while ((opt = getopt_long(argc, argv, "t:s:an:D:q:d:p:x:FRh", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 't':
@@ -134,6 +144,14 @@ int main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			o.json = 1;
+			break;
+		case 'x':
+			/* Checked, then left to rdma_cm (see the usage). */
+			if (tool_parse_num(&gid_opt, optarg, &v))
+				return 2;
+			break;
+		case 'F':
+		case 'R':
 			break;
 		case 'h':
 			usage(stdout);

@@ -5,14 +5,15 @@
 #include "perf.h"
 
 const struct perf_test_info perf_tests[PERF_NTESTS] = {
-	[PERF_PUT_LAT] = { "put_lat", "RDMA write latency (ping-pong, half round trip)", 0, 1 },
-	[PERF_GET_LAT] = { "get_lat", "RDMA read latency (full round trip)", 0, 0 },
-	[PERF_SEND_LAT] = { "send_lat", "send/recv latency (ping-pong, half round trip)", 0, 1 },
-	[PERF_RPC_LAT] = { "rpc_lat", "RPC latency (full round trip)", 0, 0 },
-	[PERF_PUT_BW] = { "put_bw", "RDMA write bandwidth", 1, 0 },
-	[PERF_GET_BW] = { "get_bw", "RDMA read bandwidth", 1, 0 },
-	[PERF_SEND_BW] = { "send_bw", "send/recv bandwidth", 1, 0 },
-	[PERF_RPC_RATE] = { "rpc_rate", "RPC rate", 1, 0 },
+	/* Sizes as perftest's defaults; an RPC rate is a message rate. */
+	[PERF_PUT_LAT] = { "put_lat", "RDMA write latency (ping-pong, half round trip)", 0, 1, 2 },
+	[PERF_GET_LAT] = { "get_lat", "RDMA read latency (full round trip)", 0, 0, 2 },
+	[PERF_SEND_LAT] = { "send_lat", "send/recv latency (ping-pong, half round trip)", 0, 1, 2 },
+	[PERF_RPC_LAT] = { "rpc_lat", "RPC latency (full round trip)", 0, 0, 2 },
+	[PERF_PUT_BW] = { "put_bw", "RDMA write bandwidth", 1, 0, 65536 },
+	[PERF_GET_BW] = { "get_bw", "RDMA read bandwidth", 1, 0, 65536 },
+	[PERF_SEND_BW] = { "send_bw", "send/recv bandwidth", 1, 0, 65536 },
+	[PERF_RPC_RATE] = { "rpc_rate", "RPC rate", 1, 0, 8 },
 };
 
 int perf_test_by_name(const char *name)
