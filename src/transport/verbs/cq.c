@@ -98,10 +98,15 @@ int rmx__verbs_wr_push(struct verbs_conn *c, bool recv, uint64_t wr_ctx,
 		       uint64_t *wr_id)
 {
 	struct verbs_fifo *f = recv ? &c->rq : &c->sq;
+	uint32_t tail;
 
 	if (f->n == f->cap)
 		return -ENOMEM;	/* deeper than the queue the QP got */
-	f->ctx[(f->head + f->n++) % f->cap] = wr_ctx;
+	/* Wrapped by hand: no division on the post and completion paths. */
+	tail = f->head + f->n++;
+	if (tail >= f->cap)
+		tail -= f->cap;
+	f->ctx[tail] = wr_ctx;
 	*wr_id = wr_id_of(c, recv);
 	return 0;
 }
@@ -138,7 +143,8 @@ static void deliver(struct verbs_tp *tp, const struct ibv_wc *wc)
 	}
 	comp.conn = &c->base;
 	comp.wr_ctx = f->ctx[f->head];
-	f->head = (f->head + 1) % f->cap;
+	if (++f->head == f->cap)
+		f->head = 0;
 	f->n--;
 	if (comp.status && wc->status != IBV_WC_WR_FLUSH_ERR)
 		rmx__warn("work request failed on QP %u: %s", wc->qp_num,
@@ -182,6 +188,7 @@ int rmx__verbs_cq_arm(struct verbs_tp *tp)
 		return -EAGAIN;
 	if (ibv_req_notify_cq(tp->cq, 0))
 		return -errno;
+	tp->armed = true;	/* progress() reads the channel's events */
 	/* Completions that raced the request raise no event: catch them. */
 	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, tp->stash);
 	if (n < 0)

@@ -299,7 +299,6 @@ static int verbs_arm(struct rmx__tp *base)
 
 	if (ret && ret != -EAGAIN)
 		return ret;
-	tp->armed = true;
 	if (rmx__verbs_cm_pending(tp))
 		tp->cm_due = true;
 	return ret || tp->cm_due ? -EAGAIN : 0;

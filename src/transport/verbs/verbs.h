@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Private to the verbs backend: shared by its device and CM halves. */
+/* Private to the verbs backend: shared by its device, CM, CQ and ODP files. */
 #ifndef RMX_TRANSPORT_VERBS_H
 #define RMX_TRANSPORT_VERBS_H
 
@@ -124,7 +124,7 @@ int rmx__verbs_cq_reserve(struct verbs_tp *tp, int sq, int rq);
 void rmx__verbs_cq_release(struct verbs_tp *tp, int sq, int rq);
 /* Delivers what the stash and up to `batches` polls of the CQ hold. */
 int rmx__verbs_cq_poll(struct verbs_tp *tp, int batches);
-/* Requests the next event; -EAGAIN when completions are already due. */
+/* Requests the next event (sets armed); -EAGAIN when completions are due. */
 int rmx__verbs_cq_arm(struct verbs_tp *tp);
 void rmx__verbs_cq_drain_channel(struct verbs_tp *tp);
 /*
