@@ -25,7 +25,9 @@
  *   queued or posted is flushed (-ECANCELED), nothing succeeds after;
  *   destroying a connection disconnects the peer (flushes, then
  *   conn_closed with -ECONNRESET), after what it already received;
- * - writes and sends of at most max_inline bytes are copied when posted.
+ * - writes and sends of at most max_inline bytes are copied when posted;
+ * - a probe succeeds whether or not the peer's transport progresses, and
+ *   fails as other requests do once the peer vanished.
  *
  * Single-threaded: every transport of the fabric must be used from one
  * thread. The fault hooks below let a test break what verbs would not.
@@ -53,6 +55,7 @@ struct loop_stats {
 	uint64_t rnr;		/* sends that found no receive posted */
 	uint64_t remote_errors;	/* key, range or access refused */
 	uint64_t flushed;	/* work requests ended by an error state */
+	uint64_t probes;	/* probes executed, answered or not */
 	uint64_t mr_live;	/* registrations not yet deregistered */
 };
 
@@ -60,6 +63,12 @@ extern struct loop_stats loop_stats;
 
 /* Largest single transfer granted to connections made from now on. */
 extern uint32_t loop_max_msg;
+
+/*
+ * Transports opened from now on lack RMX__TP_CAP_PEER_PROBE, as a
+ * fabric that cannot probe would.
+ */
+extern bool loop_no_probe;
 
 /* How the peer of a connection dies (loop_kill()). */
 enum loop_death {

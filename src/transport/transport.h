@@ -60,6 +60,12 @@ enum rmx__tp_caps {
 	RMX__TP_CAP_MR_CACHE = 1 << 6,
 	/* Connections are the fabric's own, each failing on its own. */
 	RMX__TP_CAP_CONNECTED = 1 << 7,
+	/*
+	 * post_probe() exists: the peer's device answers a probe without
+	 * the peer's CPU, so a probe fails only when the peer's process or
+	 * node is gone, never because it computes.
+	 */
+	RMX__TP_CAP_PEER_PROBE = 1 << 8,
 };
 
 #define RMX__TP_NOTE_MAX 200
@@ -122,6 +128,7 @@ struct rmx__tp_rma {
 enum rmx__tp_comp_kind {
 	RMX__TP_COMP_SEND,	/* a send or one-sided operation posted here */
 	RMX__TP_COMP_RECV,	/* a posted receive, used or flushed */
+	RMX__TP_COMP_PROBE,	/* a probe (post_probe) */
 };
 
 /* A finished work request. */
@@ -227,6 +234,14 @@ struct rmx__tp_ops {
 			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
 	int (*post_rma)(struct rmx__tp_conn *conn,
 			const struct rmx__tp_rma *rma, uint64_t wr_ctx);
+	/*
+	 * RMX__TP_CAP_PEER_PROBE: asks the peer's device whether the peer
+	 * is still there; completes like any work request, as kind
+	 * RMX__TP_COMP_PROBE, with an error once the peer is gone. One
+	 * probe at a time per connection, in room the backend keeps beyond
+	 * sq_depth; it takes effect after what was posted before it.
+	 */
+	int (*post_probe)(struct rmx__tp_conn *conn, uint64_t wr_ctx);
 };
 
 /*

@@ -475,6 +475,56 @@ START_TEST(peer_destroy)
 }
 END_TEST
 
+/* RMX__TP_CAP_PEER_PROBE ------------------------------------------ */
+
+/*
+ * The peer's device answers a probe: only side a progresses, and its
+ * probes complete, once each, in order with what was posted before.
+ */
+START_TEST(probe_without_peer_cpu)
+{
+	struct tpc_pair *p = tpc_pair_connect();
+	struct tpc_mem *l;
+	struct tpc_wr *s, *w;
+	int64_t end;
+	int i;
+
+	tpc_require(p, RMX__TP_CAP_PEER_PROBE);
+	l = tpc_reg(&p->a, 4096, RMX__TP_LOCAL_WRITE);
+	for (i = 0; i < 3; i++) {
+		s = tpc_post_send(p->ca, l->buf, 64, l->mr);
+		w = tpc_post_probe(p->ca);
+		end = rmx__now_ms() + TPC_TIMEOUT_MS;
+		while (!w->ncomp && rmx__now_ms() < end)
+			tpc_progress_one(p, &p->a);
+		ck_assert_msg(w->ncomp == 1 && w->comp.status == 0,
+			      "probe %d: %d completions, status %d", i,
+			      w->ncomp, w->comp.status);
+		ck_assert_msg(s->ncomp == 1 && s->seq < w->seq,
+			      "probe %d completed before the send before it", i);
+	}
+	tpc_settle(p, 50);
+	tpc_close(p);
+}
+END_TEST
+
+/* A probe outstanding when the peer goes ends once, with an error. */
+START_TEST(probe_peer_gone)
+{
+	struct tpc_pair *p = tpc_pair_connect();
+	struct tpc_wr *w;
+
+	tpc_require(p, RMX__TP_CAP_PEER_PROBE);
+	tpc_destroy(p->cb);
+	w = tpc_post_probe(p->ca);
+	tpc_wait(p, w->ncomp && p->ca->nclosed);
+	tpc_settle(p, 100);
+	ck_assert_int_eq(w->ncomp, 1);
+	tpc_check_flushed(p->ca);
+	tpc_close(p);
+}
+END_TEST
+
 /* Inline data (caps.max_inline) ------------------------------------ */
 
 /* A pair, and in *n the bytes to carry inline (at most 64); NULL: skipped. */
@@ -823,6 +873,8 @@ Suite *test_suite(void)
 
 	tc = tcase(s, "connected", true);
 	tcase_add_test(tc, peer_destroy);
+	tcase_add_test(tc, probe_without_peer_cpu);
+	tcase_add_test(tc, probe_peer_gone);
 	tc = tcase(s, "inline", true);
 	tcase_add_test(tc, inline_send);
 	tcase_add_test(tc, inline_write);

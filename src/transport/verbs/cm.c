@@ -34,20 +34,40 @@ static struct verbs_conn *conn_new(struct verbs_tp *tp, void *owner)
 	return c;
 }
 
+/*
+ * How long the QP waits for an acknowledgement before it retries, and how
+ * often: a peer whose node vanished (no DREQ comes) is found when these
+ * run out, by the next work request or keepalive probe. librdmacm's
+ * default for RoCE is the path's packet lifetime (about 0.5 s per try on
+ * rxe); the knobs' defaults (verbs.c) bound it near 1.6 s.
+ */
+static int set_ack_timeout(struct verbs_conn *c)
+{
+	uint8_t t = (uint8_t)c->tp->cfg.ack_timeout;
+
+	if (rdma_set_option(c->id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT,
+			    &t, sizeof(t))) {
+		rmx__err("cannot set the ACK timeout: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int create_qp(struct verbs_conn *c)
 {
 	struct verbs_tp *tp = c->tp;
-	int max_wr = tp->dev_attr.max_qp_wr;
+	uint32_t max_wr = (uint32_t)tp->dev_attr.max_qp_wr;
+	/* One entry more than asked: room for a probe (transport.h). */
+	uint32_t sq_want = c->want.sq_depth + 1;
 	struct ibv_qp_init_attr qa = {
 		.send_cq = tp->cq,
 		.recv_cq = tp->cq,
 		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
 		.cap = {
-			.max_send_wr = c->want.sq_depth < (uint32_t)max_wr ?
-					       c->want.sq_depth : (uint32_t)max_wr,
-			.max_recv_wr = c->want.rq_depth < (uint32_t)max_wr ?
-					       c->want.rq_depth : (uint32_t)max_wr,
+			.max_send_wr = sq_want < max_wr ? sq_want : max_wr,
+			.max_recv_wr = c->want.rq_depth < max_wr ?
+					       c->want.rq_depth : max_wr,
 			.max_send_sge = 1,
 			.max_recv_sge = 1,
 			.max_inline_data = tp->cfg.max_inline,
@@ -64,7 +84,9 @@ static int create_qp(struct verbs_conn *c)
 			 ibv_get_device_name(tp->verbs->device));
 		return -ENODEV;
 	}
-	ret = rmx__verbs_cq_reserve(tp, sq, rq);
+	ret = set_ack_timeout(c);
+	if (!ret)
+		ret = rmx__verbs_cq_reserve(tp, sq, rq);
 	if (ret)
 		return ret;
 	if (rdma_create_qp(c->id, tp->pd, &qa)) {
@@ -87,7 +109,7 @@ static int create_qp(struct verbs_conn *c)
 	c->has_qp = true;
 	c->cq_sq = sq;
 	c->cq_rq = rq;
-	c->caps.sq_depth = qa.cap.max_send_wr;
+	c->caps.sq_depth = qa.cap.max_send_wr - 1;	/* less the probe's */
 	c->caps.rq_depth = qa.cap.max_recv_wr;
 	c->caps.max_inline = qa.cap.max_inline_data;
 	c->caps.max_msg = tp->max_msg;
@@ -101,8 +123,12 @@ static void fill_param(struct verbs_conn *c, struct rdma_conn_param *p)
 	p->private_data_len = c->priv_len;
 	p->responder_resources = c->rd_atom_in;
 	p->initiator_depth = c->rd_atom_out;
-	/* Give a dead peer ~7 transport retries, then fail the QP. */
-	p->retry_count = 7;
+	/*
+	 * The active side's count is both QPs' (the REQ carries it). Not 7:
+	 * rxe takes 7 as "retry forever", and a vanished peer would never
+	 * be found.
+	 */
+	p->retry_count = (uint8_t)c->tp->cfg.retry_count;
 	/*
 	 * A peer that promised a receive for every message gets a few RNR
 	 * retries as a safety net that ends in an error; one that did not
@@ -461,7 +487,7 @@ int rmx__verbs_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
 	struct verbs_conn *c = (struct verbs_conn *)base;
 	struct ibv_recv_wr wr = { .num_sge = 1 }, *bad;
 	struct ibv_sge sge;
-	int ret = rmx__verbs_wr_push(c, true, wr_ctx, &wr.wr_id);
+	int ret = rmx__verbs_wr_push(c, RMX__TP_COMP_RECV, wr_ctx, &wr.wr_id);
 
 	if (ret)
 		return ret;
@@ -469,22 +495,22 @@ int rmx__verbs_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
 	wr.sg_list = &sge;
 	ret = ibv_post_recv(c->id->qp, &wr, &bad);
 	if (ret)
-		rmx__verbs_wr_unpush(c, true);
+		rmx__verbs_wr_unpush(c, RMX__TP_COMP_RECV);
 	return -ret;
 }
 
 /* Posts wr on the send queue, its wr_ctx remembered for its completion. */
 static int post_send_wr(struct verbs_conn *c, struct ibv_send_wr *wr,
-			uint64_t wr_ctx)
+			enum rmx__tp_comp_kind kind, uint64_t wr_ctx)
 {
 	struct ibv_send_wr *bad;
-	int ret = rmx__verbs_wr_push(c, false, wr_ctx, &wr->wr_id);
+	int ret = rmx__verbs_wr_push(c, kind, wr_ctx, &wr->wr_id);
 
 	if (ret)
 		return ret;
 	ret = ibv_post_send(c->id->qp, wr, &bad);
 	if (ret)
-		rmx__verbs_wr_unpush(c, false);
+		rmx__verbs_wr_unpush(c, kind);
 	return -ret;
 }
 
@@ -503,7 +529,7 @@ int rmx__verbs_post_send(struct rmx__tp_conn *base, const void *buf,
 		wr.send_flags |= IBV_SEND_INLINE;
 	else if (!mr)
 		return -EINVAL;
-	return post_send_wr(c, &wr, wr_ctx);
+	return post_send_wr(c, &wr, RMX__TP_COMP_SEND, wr_ctx);
 }
 
 int rmx__verbs_post_rma(struct rmx__tp_conn *base,
@@ -541,5 +567,20 @@ int rmx__verbs_post_rma(struct rmx__tp_conn *base,
 		wr.wr.rdma.rkey = (uint32_t)rma->rkey;
 		wr.imm_data = htonl(rma->imm);
 	}
-	return post_send_wr(c, &wr, wr_ctx);
+	return post_send_wr(c, &wr, RMX__TP_COMP_SEND, wr_ctx);
+}
+
+/*
+ * A zero-length RDMA write: the peer's device acknowledges it without its
+ * CPU, and touches no memory. A zero-length RDMA request carries no key
+ * the responder checks (IBA C9-88; rxe's check_rkey() skips it), so it
+ * needs no registration on either side.
+ */
+int rmx__verbs_post_probe(struct rmx__tp_conn *base, uint64_t wr_ctx)
+{
+	struct verbs_conn *c = (struct verbs_conn *)base;
+	struct ibv_send_wr wr = { .opcode = IBV_WR_RDMA_WRITE,
+				  .send_flags = IBV_SEND_SIGNALED };
+
+	return post_send_wr(c, &wr, RMX__TP_COMP_PROBE, wr_ctx);
 }

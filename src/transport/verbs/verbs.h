@@ -39,6 +39,8 @@ struct verbs_config {
 	char device[VERBS_DEVICE_NAME_MAX];	/* "" : first active port */
 	uint32_t cq_size;	/* initial completion queue entries */
 	uint32_t max_inline;	/* inline data requested per QP */
+	uint32_t ack_timeout;	/* IBA local ACK timeout exponent */
+	uint32_t retry_count;	/* transport retries before an error */
 };
 
 struct verbs_tp {
@@ -135,11 +137,14 @@ void rmx__verbs_cq_drain_channel(struct verbs_tp *tp);
 int rmx__verbs_conn_track(struct verbs_tp *tp, struct verbs_conn *c,
 			  uint32_t sq, uint32_t rq);
 void rmx__verbs_conn_untrack(struct verbs_tp *tp, struct verbs_conn *c);
-/* Remembers wr_ctx for a work request about to be posted; its wr_id. */
-int rmx__verbs_wr_push(struct verbs_conn *c, bool recv, uint64_t wr_ctx,
-		       uint64_t *wr_id);
+/*
+ * Remembers wr_ctx for a work request of kind about to be posted (a
+ * probe goes on the send queue); its wr_id.
+ */
+int rmx__verbs_wr_push(struct verbs_conn *c, enum rmx__tp_comp_kind kind,
+		       uint64_t wr_ctx, uint64_t *wr_id);
 /* Forgets the one just pushed: its post failed. */
-void rmx__verbs_wr_unpush(struct verbs_conn *c, bool recv);
+void rmx__verbs_wr_unpush(struct verbs_conn *c, enum rmx__tp_comp_kind kind);
 int rmx__verbs_errno_from_wc(enum ibv_wc_status st);
 uint32_t rmx__verbs_lkey(const struct rmx__tp_mr *mr);
 
@@ -164,5 +169,6 @@ int rmx__verbs_post_send(struct rmx__tp_conn *conn, const void *buf,
 			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
 int rmx__verbs_post_rma(struct rmx__tp_conn *conn,
 			const struct rmx__tp_rma *rma, uint64_t wr_ctx);
+int rmx__verbs_post_probe(struct rmx__tp_conn *conn, uint64_t wr_ctx);
 
 #endif
