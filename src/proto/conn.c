@@ -127,9 +127,7 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 	p->nconnecting--;
 	ep->state = RMX_EP_CONNECTED;
 	/* From now on the deadline is keepalive's. */
-	rmx__ep_set_deadline(ep, p->cfg->keepalive_ms ?
-				 rmx__now_ms() + p->cfg->keepalive_ms :
-				 INT64_MAX);
+	rmx__ep_liveness_start(ep, rmx__now_ms());
 	rmx__info("connected to %s (eager max %u, inline %u)", ep->peer,
 		  ep->eager_max, ep->caps.max_inline);
 	if (ep->listener) {

@@ -193,8 +193,11 @@ struct rmx_ep {
 	struct rmx__done ev;		/* pending events, as ev_bits */
 	unsigned int ev_bits;
 	int ev_status;
-	int64_t deadline_ms;		/* connect, or next keepalive step */
-	bool probe_sent;		/* keepalive: a ping is out */
+	int64_t deadline_ms;		/* connect, or next liveness step */
+	int64_t alive_ms;		/* last completion: the peer's device is there */
+	int64_t heard_ms;		/* last arrival: the peer's rmx is there */
+	bool probe_out;			/* keepalive: a probe is posted */
+	bool ping_sent;			/* RMX_PEER_TIMEOUT_MS: a ping is out */
 	bool pong_due;			/* the peer pinged: reply */
 	struct rmx__list link;		/* proto->eps */
 	char peer[64];
@@ -320,8 +323,12 @@ void rmx__ep_shutdown(struct rmx_ep *ep, int status, struct rmx__list *to);
 void rmx__ep_fail(struct rmx_ep *ep, int err);
 
 /* deadline.c */
-/* The peer spoke: keepalive starts over. */
+/* The endpoint just connected: liveness checks start from now. */
+void rmx__ep_liveness_start(struct rmx_ep *ep, int64_t now);
+/* The peer's rmx sent something: it and its device are alive. */
 void rmx__ep_heard(struct rmx_ep *ep);
+/* A keepalive probe completed with status. */
+void rmx__ep_probed(struct rmx_ep *ep, int status);
 void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now);
 int64_t rmx__ep_next_deadline(struct rmx__proto *p);
 
@@ -423,6 +430,12 @@ int rmx__rpc_respond(struct rmx_rpc_req *req, int status, const void *resp,
 		     size_t len, rmx_comp_cb cb, void *arg);
 /* Attaches RPC on top of the core: its messages, hooks and deadlines. */
 void rmx__rpc_attach(struct rmx__proto *p);
+
+/* A work request completed: the peer's device answered. */
+static inline void rmx__ep_alive(struct rmx_ep *ep)
+{
+	ep->alive_ms = ep->p->now_ms;
+}
 
 /* The eager limit: the peer's once known, until then our own. */
 static inline uint32_t rmx__ep_eager_max(const struct rmx_ep *ep)
