@@ -128,6 +128,15 @@ int rmx_rcache_stats(rmx_context_t *ctx, struct rmx_rcache_stats *out)
 	return 0;
 }
 
+const char *rmx_context_device(const rmx_context_t *ctx)
+{
+	if (!ctx) {
+		rmx__bad_arg(__func__, "ctx is NULL");
+		return NULL;
+	}
+	return ctx->tp->ops->device_name(ctx->tp);
+}
+
 int rmx_progress(rmx_context_t *ctx)
 {
 	RMX__CHECK(ctx, "ctx is NULL");

@@ -47,7 +47,8 @@ static void want_caps(const struct rmx__proto *p, struct rmx__tp_conn_want *c)
 	c->recv_guaranteed = true;
 }
 
-int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
+int rmx__connect(struct rmx__proto *p, const struct sockaddr *src,
+		 const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out)
 {
 	struct rmx__tp_conn_want want;
@@ -72,7 +73,7 @@ int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 	rmx__ep_set_deadline(ep, rmx__now_ms() + timeout);
 	want_caps(p, &want);
 	priv_of(p, priv);
-	ret = p->tp->ops->connect(p->tp, sa, &want, priv, sizeof(priv),
+	ret = p->tp->ops->connect(p->tp, src, sa, &want, priv, sizeof(priv),
 				  timeout, ep, &ep->conn);
 	if (ret) {
 		rmx__err("connect to %s: %s", peer, rmx_strerror(ret));
@@ -96,11 +97,22 @@ static void take_peer_limits(struct rmx_ep *ep, const struct rmx__conn_priv *cp)
 	rmx__send_set_peer_rx(ep, cp->rx_depth);
 }
 
+/* Where the fabric bound this side, for rmx_ep_local_addr(). */
+static void take_local_addr(struct rmx_ep *ep, struct rmx__tp_conn *conn)
+{
+	struct sockaddr_storage ss;
+
+	if (!ep->p->tp->ops->conn_addr(conn, &ss, NULL))
+		rmx__addr_format((struct sockaddr *)&ss, ep->local,
+				 sizeof(ep->local));
+}
+
 static int up_conn_ready(void *upctx, struct rmx__tp_conn *conn)
 {
 	struct rmx_ep *ep = conn->owner;
 
 	(void)upctx;
+	take_local_addr(ep, conn);
 	ep->p->tp->ops->conn_caps(conn, &ep->caps);
 	return rmx__ring_start_rx(ep, conn);
 }
@@ -126,6 +138,7 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 	}
 	p->nconnecting--;
 	ep->state = RMX_EP_CONNECTED;
+	take_local_addr(ep, conn);
 	/* From now on the deadline is keepalive's. */
 	rmx__ep_set_deadline(ep, p->cfg->keepalive_ms ?
 				 rmx__now_ms() + p->cfg->keepalive_ms :
@@ -158,7 +171,7 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 	uint8_t mine[RMX__CONN_PRIV_SIZE];
 	struct rmx__conn_priv cp;
 	struct rmx_ep *ep;
-	char name[64];
+	char name[RMX_ADDR_STRLEN];
 	int ret;
 
 	rmx__addr_format(peer, name, sizeof(name));

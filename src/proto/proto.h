@@ -197,7 +197,8 @@ struct rmx_ep {
 	bool probe_sent;		/* keepalive: a ping is out */
 	bool pong_due;			/* the peer pinged: reply */
 	struct rmx__list link;		/* proto->eps */
-	char peer[64];
+	char peer[RMX_ADDR_STRLEN];	/* rmx_ep_peer_addr() */
+	char local[RMX_ADDR_STRLEN];	/* rmx_ep_local_addr(); "": not yet */
 
 	uint32_t eager_max;		/* largest eager payload both sides accept */
 	uint32_t slot_size;		/* header + eager_max */
@@ -329,7 +330,8 @@ int64_t rmx__ep_next_deadline(struct rmx__proto *p);
 int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
 		rmx_accept_cb cb, void *arg, struct rmx_listener **out);
 void rmx__listener_destroy(struct rmx_listener *l);
-int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
+int rmx__connect(struct rmx__proto *p, const struct sockaddr *src,
+		 const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out);
 void rmx__ep_destroy(struct rmx_ep *ep);
 

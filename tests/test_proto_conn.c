@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Connections over the loop transport: the peer's identity (addresses,
+ * device), a source address, a refusing listener told from an absent
+ * one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "proto_test.h"
+
+START_TEST(addresses)
+{
+	char cl[RMX_ADDR_STRLEN], cp[RMX_ADDR_STRLEN];
+	char sl[RMX_ADDR_STRLEN], sp[RMX_ADDR_STRLEN];
+	char want[RMX_ADDR_STRLEN], tiny[4];
+	struct pt_pair pp;
+
+	pt_setup();
+	pt_open(&pp, true, NULL);
+	snprintf(want, sizeof(want), "192.0.2.1:%d",
+		 rmx_listener_port(pp.listener));
+	ck_assert_int_eq(rmx_ep_peer_addr(pp.client, cp, sizeof(cp)), 0);
+	ck_assert_str_eq(cp, want);
+	ck_assert_int_eq(rmx_ep_local_addr(pp.client, cl, sizeof(cl)), 0);
+	ck_assert_int_eq(rmx_ep_peer_addr(pp.server, sp, sizeof(sp)), 0);
+	ck_assert_int_eq(rmx_ep_local_addr(pp.server, sl, sizeof(sl)), 0);
+	/* Each side's local address is the other's peer address. */
+	ck_assert_str_eq(cl, sp);
+	ck_assert_str_eq(sl, cp);
+	ck_assert_int_eq(rmx_ep_peer_addr(pp.client, tiny, sizeof(tiny)),
+			 -ENOSPC);
+	ck_assert_str_eq(rmx_context_device(pp.cctx), "loop0");
+	/* Still there once the endpoint closed. */
+	rmx_ep_destroy(pp.client);
+	pp.client = NULL;
+	pt_wait_count(&pp, &pp.sev.count[RMX_EP_EVENT_CLOSED], 1, 2000);
+	ck_assert_int_eq(rmx_ep_peer_addr(pp.server, sp, sizeof(sp)), 0);
+	ck_assert_str_eq(sp, cl);
+	pt_close(&pp);
+}
+END_TEST
+
+struct refusal {
+	struct lab_events ev;
+	rmx_ep_t *ep;
+};
+
+/* Connects ctx to addr with params (src_addr may be set) until closed or up. */
+static void connect_once(rmx_context_t *client, rmx_context_t *server,
+			 const char *addr, const char *src, struct refusal *r)
+{
+	struct rmx_ep_params params = { .event_cb = lab_record_event,
+					.arg = &r->ev, .src_addr = src };
+	struct pt_pair pp = { .cctx = client, .sctx = server };
+	int ret;
+
+	memset(&r->ev, 0, sizeof(r->ev));
+	ret = rmx_connect(client, addr, &params, &r->ep);
+	ck_assert_msg(ret == 0, "rmx_connect: %s", rmx_strerror(ret));
+	while (!r->ev.count[RMX_EP_EVENT_CLOSED] &&
+	       !r->ev.count[RMX_EP_EVENT_CONNECTED])
+		pt_run_pair_for(&pp, 5);
+}
+
+static void on_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
+{
+	(void)l;
+	*(rmx_ep_t **)arg = ep;
+}
+
+START_TEST(source_address)
+{
+	rmx_context_t *c, *s;
+	rmx_listener_t *l;
+	rmx_ep_t *acc = NULL, *ep;
+	char addr[64], got[RMX_ADDR_STRLEN];
+	struct refusal r;
+	struct rmx_ep_params v6 = { .src_addr = "[::1]" };
+
+	pt_setup();
+	ck_assert_int_eq(rmx_context_create(&s), 0);
+	ck_assert_int_eq(rmx_context_create(&c), 0);
+	ck_assert_int_eq(rmx_listen(s, "192.0.2.1:0", on_accept, &acc, &l), 0);
+	snprintf(addr, sizeof(addr), "192.0.2.1:%d", rmx_listener_port(l));
+	connect_once(c, s, addr, "192.0.2.7:4242", &r);
+	ck_assert_int_eq(r.ev.count[RMX_EP_EVENT_CONNECTED], 1);
+	ck_assert_int_eq(rmx_ep_local_addr(r.ep, got, sizeof(got)), 0);
+	ck_assert_str_eq(got, "192.0.2.7:4242");
+	ck_assert_ptr_nonnull(acc);
+	ck_assert_int_eq(rmx_ep_peer_addr(acc, got, sizeof(got)), 0);
+	ck_assert_str_eq(got, "192.0.2.7:4242");
+	rmx_ep_destroy(r.ep);
+	/* Malformed, or of another family than the peer's: refused at once. */
+	ck_assert_int_eq(rmx_connect(c, addr, &v6, &ep), -EINVAL);
+	v6.src_addr = "192.0.2.7:x";
+	ck_assert_int_eq(rmx_connect(c, addr, &v6, &ep), -EINVAL);
+	rmx_ep_destroy(acc);
+	rmx_listener_destroy(l);
+	rmx_context_destroy(c);
+	rmx_context_destroy(s);
+}
+END_TEST
+
+/*
+ * A listener whose side cannot take the connection (its buffers cannot
+ * be registered) is not one that is absent: -ECONNABORTED, not
+ * -ECONNREFUSED, so a retry loop on the latter does not spin on it.
+ */
+START_TEST(refused_for_resources)
+{
+	rmx_context_t *c, *s;
+	rmx_listener_t *l;
+	rmx_ep_t *acc = NULL;
+	char addr[64];
+	struct refusal r;
+
+	pt_setup();
+	ck_assert_int_eq(rmx_context_create(&s), 0);
+	ck_assert_int_eq(rmx_context_create(&c), 0);
+	ck_assert_int_eq(rmx_listen(s, "192.0.2.1:0", on_accept, &acc, &l), 0);
+	snprintf(addr, sizeof(addr), "192.0.2.1:%d", rmx_listener_port(l));
+	loop_fail_mr_reg(pt_tp(s), 0, ~0u, -ENOMEM);
+	connect_once(c, s, addr, NULL, &r);
+	ck_assert_int_eq(r.ev.status, -ECONNABORTED);
+	ck_assert_int_eq(rmx_ep_error(r.ep), -ECONNABORTED);
+	ck_assert_ptr_null(acc);
+	rmx_ep_destroy(r.ep);
+	/* Nobody at the port: still -ECONNREFUSED. */
+	connect_once(c, s, "192.0.2.1:9", NULL, &r);
+	ck_assert_int_eq(r.ev.status, -ECONNREFUSED);
+	rmx_ep_destroy(r.ep);
+	/* The listener takes the next one once it can. */
+	loop_fail_mr_reg(pt_tp(s), 0, 0, 0);
+	connect_once(c, s, addr, NULL, &r);
+	ck_assert_int_eq(r.ev.count[RMX_EP_EVENT_CONNECTED], 1);
+	rmx_ep_destroy(r.ep);
+	rmx_ep_destroy(acc);
+	rmx_listener_destroy(l);
+	rmx_context_destroy(c);
+	rmx_context_destroy(s);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+	Suite *s = suite_create("proto_conn");
+	TCase *tc = tcase_create("conn");
+
+	tcase_add_test(tc, addresses);
+	tcase_add_test(tc, source_address);
+	tcase_add_test(tc, refused_for_resources);
+	suite_add_tcase(s, tc);
+	return s;
+}
