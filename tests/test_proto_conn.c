@@ -2,12 +2,13 @@
 /*
  * Connections over the loop transport: the peer's identity (addresses,
  * device), a source address, a refusing listener told from an absent
- * one.
+ * one, and how a refused peer that retries is logged.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "proto_test.h"
@@ -145,6 +146,67 @@ START_TEST(refused_for_resources)
 }
 END_TEST
 
+/* Lines of path that contain what. */
+static int count_lines(const char *path, const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A refused connection is one line at the listener, with the cause; a
+ * peer retrying at once gets no more lines for a second, then one that
+ * counts what was held back.
+ */
+START_TEST(refusals_logged_once)
+{
+	char path[] = "/tmp/rmx-refusals-XXXXXX", addr[64];
+	int fd = mkstemp(path), saved = dup(2), i, tries = 0;
+	rmx_context_t *c, *s;
+	rmx_listener_t *l;
+	rmx_ep_t *acc = NULL;
+	struct refusal r;
+	long t0;
+
+	ck_assert_int_ge(fd, 0);
+	setenv("RMX_LOG_LEVEL", "warn", 1);
+	pt_setup();
+	ck_assert_int_eq(rmx_context_create(&s), 0);
+	ck_assert_int_eq(rmx_context_create(&c), 0);
+	ck_assert_int_eq(rmx_listen(s, "192.0.2.1:0", on_accept, &acc, &l), 0);
+	snprintf(addr, sizeof(addr), "192.0.2.1:%d", rmx_listener_port(l));
+	loop_fail_mr_reg(pt_tp(s), 0, ~0u, -ENOMEM);
+	dup2(fd, 2);
+	t0 = pt_now_ms();
+	for (i = 0; i < 5 && pt_now_ms() - t0 < 900; i++, tries++) {
+		connect_once(c, s, addr, NULL, &r);
+		rmx_ep_destroy(r.ep);
+	}
+	while (pt_now_ms() - t0 < 1100)
+		usleep(10000);
+	connect_once(c, s, addr, NULL, &r);
+	rmx_ep_destroy(r.ep);
+	fflush(stderr);
+	dup2(saved, 2);
+	ck_assert_int_eq(tries, 5);
+	ck_assert_int_eq(count_lines(path, "refused a connection from"), 2);
+	ck_assert_int_eq(count_lines(path, "message buffers cannot be registered"), 2);
+	ck_assert_int_eq(count_lines(path, "and 4 before it from 192.0.2.1"), 1);
+	ck_assert_int_eq(count_lines(path, "rmx["), 2);
+	unlink(path);
+	rmx_listener_destroy(l);
+	rmx_context_destroy(c);
+	rmx_context_destroy(s);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("proto_conn");
@@ -153,6 +215,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, source_address);
 	tcase_add_test(tc, refused_for_resources);
+	tcase_add_test(tc, refusals_logged_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

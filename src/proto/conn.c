@@ -4,7 +4,10 @@
  * listeners, and destroying an endpoint.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/addr.h"
 #include "core/clock.h"
@@ -161,25 +164,19 @@ static void up_closed(void *upctx, struct rmx__tp_conn *conn, int status)
 	rmx__ep_fail(conn->owner, status);
 }
 
-static int up_request(void *upctx, struct rmx__tp_listener *tpl,
-		      struct rmx__tp_conn *conn, const struct sockaddr *peer,
-		      const void *priv, size_t priv_len)
+static int accept_request(struct rmx__proto *p, struct rmx_listener *l,
+			  struct rmx__tp_conn *conn, const char *name,
+			  const void *priv, size_t priv_len)
 {
-	struct rmx_listener *l = tpl->owner;
-	struct rmx__proto *p = upctx;
 	struct rmx__tp_conn_want want;
 	uint8_t mine[RMX__CONN_PRIV_SIZE];
 	struct rmx__conn_priv cp;
 	struct rmx_ep *ep;
-	char name[RMX_ADDR_STRLEN];
 	int ret;
 
-	rmx__addr_format(peer, name, sizeof(name));
 	ret = rmx__conn_priv_parse(priv, priv_len, &cp);
-	if (ret) {
-		rmx__err("rejecting %s: %s", name, rmx_strerror(ret));
+	if (ret)
 		return ret;
-	}
 	ret = rmx__ep_new(p, name, &ep);
 	if (ret)
 		return ret;
@@ -197,6 +194,52 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 		return ret;
 	}
 	return 0;
+}
+
+/*
+ * One line per refused request, with the cause the layers below gave; a
+ * peer that retries at once is logged again only a second later (its
+ * port changes with each attempt: the key is its address alone).
+ */
+static void log_refusal(struct rmx__proto *p, const char *name, int err,
+			const char *why)
+{
+	const char *colon = strrchr(name, ':');
+	char key[RMX_ADDR_STRLEN];
+	int held;
+
+	snprintf(key, sizeof(key), "%.*s",
+		 (int)(colon ? colon - name : (ptrdiff_t)strlen(name)), name);
+	held = rmx__log_limit(p->refusals,
+			      sizeof(p->refusals) / sizeof(p->refusals[0]), key,
+			      rmx__now_ms());
+	if (held < 0)
+		return;
+	if (held)
+		rmx__warn("refused a connection from %s: %s (and %d before it from %s, not logged)",
+			  name, *why ? why : rmx_strerror(err), held, key);
+	else
+		rmx__warn("refused a connection from %s: %s", name,
+			  *why ? why : rmx_strerror(err));
+}
+
+static int up_request(void *upctx, struct rmx__tp_listener *tpl,
+		      struct rmx__tp_conn *conn, const struct sockaddr *peer,
+		      const void *priv, size_t priv_len)
+{
+	struct rmx__proto *p = upctx;
+	char name[RMX_ADDR_STRLEN], why[400];
+	int ret, level;
+
+	rmx__addr_format(peer, name, sizeof(name));
+	rmx__log_capture_begin(why, sizeof(why));
+	ret = accept_request(p, tpl->owner, conn, name, priv, priv_len);
+	level = rmx__log_capture_end();
+	if (ret)
+		log_refusal(p, name, ret, why);
+	else if (level)
+		RMX__LOG(level, "%s", why);
+	return ret;
 }
 
 const struct rmx__tp_upcalls rmx__proto_upcalls = {

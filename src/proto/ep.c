@@ -109,7 +109,8 @@ int rmx__ep_new(struct rmx__proto *p, const char *peer,
 		}
 	}
 	if (ret) {
-		rmx__err("no endpoint for %s: %s", peer, rmx_strerror(ret));
+		/* The caller says so: rmx_connect()'s, or the refusal. */
+		rmx__dbg("no endpoint for %s: %s", peer, rmx_strerror(ret));
 		free(ep);
 		return ret;
 	}

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/heap.h"
 #include "core/list.h"
+#include "core/log.h"
 #include "mem/reg.h"
 #include "proto/wire.h"
 #include "transport/transport.h"
@@ -289,6 +290,7 @@ struct rmx__proto {
 	struct rmx__rpc_handler *handlers;	/* by rpc id */
 	uint32_t nhandlers;
 	struct rmx__list rpc_open;	/* requests handed to handlers */
+	struct rmx__log_limit refusals[8];	/* by peer address */
 };
 
 extern const struct rmx__tp_upcalls rmx__proto_upcalls;
