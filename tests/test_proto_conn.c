@@ -2,7 +2,8 @@
 /*
  * Connections over the loop transport: the peer's identity (addresses,
  * device), a source address, a refusing listener told from an absent
- * one, and how a refused peer that retries is logged.
+ * one, and how a refused peer that retries is logged; RMX_STATS says
+ * what a context still pins when it goes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -207,6 +208,44 @@ START_TEST(refusals_logged_once)
 }
 END_TEST
 
+/* RMX_STATS=1: the destroy names each reason memory is still pinned. */
+START_TEST(stats_say_what_is_pinned)
+{
+	char path[] = "/tmp/rmx-stats-XXXXXX", line[1024];
+	int fd = mkstemp(path), saved = dup(2);
+	static char buf[8192];
+	struct pt_pair pp;
+	rmx_mem_t *mem;
+	FILE *f;
+	int found = 0;
+
+	ck_assert_int_ge(fd, 0);
+	setenv("RMX_STATS", "1", 1);
+	pt_setup();
+	pt_open(&pp, false, NULL);
+	ck_assert_int_eq(rmx_mem_reg(pp.sctx, buf, sizeof(buf),
+				     RMX_MEM_REMOTE_READ, &mem), 0);
+	dup2(fd, 2);
+	/* Left open, left registered: the context releases them. */
+	rmx_context_destroy(pp.sctx);
+	fflush(stderr);
+	dup2(saved, 2);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "rmx stats: pinned at destroy: ")) {
+			found++;
+			ck_assert_msg(strstr(line, "8192 in 1 rmx_mem_reg() regions not deregistered"),
+				      "%s", line);
+			ck_assert_msg(strstr(line, "of 2 endpoints still open"), "%s", line);
+		}
+	fclose(f);
+	unlink(path);
+	ck_assert_int_eq(found, 1);
+	ck_assert_uint_eq(loop_stats.mr_live, 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("proto_conn");
@@ -216,6 +255,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, source_address);
 	tcase_add_test(tc, refused_for_resources);
 	tcase_add_test(tc, refusals_logged_once);
+	tcase_add_test(tc, stats_say_what_is_pinned);
 	suite_add_tcase(s, tc);
 	return s;
 }

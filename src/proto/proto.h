@@ -308,6 +308,8 @@ int rmx__proto_arm(struct rmx__proto *p);
 /* A new endpoint (state CONNECTING) with its rings, in the id table. */
 int rmx__ep_new(struct rmx__proto *p, const char *peer, struct rmx_ep **out);
 void rmx__ep_free(struct rmx_ep *ep);
+/* Endpoints alive and the bytes their message buffers pin. */
+void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes);
 struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id);
 void rmx__ep_set_deadline(struct rmx_ep *ep, int64_t t);
 void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
