@@ -209,21 +209,14 @@ END_TEST
 /* Both ends' addresses as the device bound them, and the device's name. */
 START_TEST(addresses)
 {
-	char cl[RMX_ADDR_STRLEN], cp[RMX_ADDR_STRLEN];
-	char sl[RMX_ADDR_STRLEN], sp[RMX_ADDR_STRLEN], want[80];
 	const char *dev = getenv("RMX_DEVICE");
+	char want[80], local[RMX_ADDR_STRLEN];
 	struct lab_pair lp;
 
 	lab_pair_open(&lp);
 	snprintf(want, sizeof(want), "%s:%d", lab_addr(),
 		 rmx_listener_port(lp.listener));
-	ck_assert_int_eq(rmx_ep_peer_addr(lp.client, cp, sizeof(cp)), 0);
-	ck_assert_str_eq(cp, want);
-	ck_assert_int_eq(rmx_ep_local_addr(lp.client, cl, sizeof(cl)), 0);
-	ck_assert_int_eq(rmx_ep_peer_addr(lp.server, sp, sizeof(sp)), 0);
-	ck_assert_int_eq(rmx_ep_local_addr(lp.server, sl, sizeof(sl)), 0);
-	ck_assert_str_eq(cl, sp);
-	ck_assert_str_eq(sl, cp);
+	lab_check_addrs(lp.client, lp.server, want, local);
 	ck_assert_str_eq(rmx_context_device(lp.ctx), dev && *dev ? dev : "rxe0");
 	lab_pair_close(&lp);
 }

@@ -16,8 +16,7 @@
 
 START_TEST(addresses)
 {
-	char cl[RMX_ADDR_STRLEN], cp[RMX_ADDR_STRLEN];
-	char sl[RMX_ADDR_STRLEN], sp[RMX_ADDR_STRLEN];
+	char cl[RMX_ADDR_STRLEN], sp[RMX_ADDR_STRLEN];
 	char want[RMX_ADDR_STRLEN], tiny[4];
 	struct pt_pair pp;
 
@@ -25,14 +24,7 @@ START_TEST(addresses)
 	pt_open(&pp, true, NULL);
 	snprintf(want, sizeof(want), "192.0.2.1:%d",
 		 rmx_listener_port(pp.listener));
-	ck_assert_int_eq(rmx_ep_peer_addr(pp.client, cp, sizeof(cp)), 0);
-	ck_assert_str_eq(cp, want);
-	ck_assert_int_eq(rmx_ep_local_addr(pp.client, cl, sizeof(cl)), 0);
-	ck_assert_int_eq(rmx_ep_peer_addr(pp.server, sp, sizeof(sp)), 0);
-	ck_assert_int_eq(rmx_ep_local_addr(pp.server, sl, sizeof(sl)), 0);
-	/* Each side's local address is the other's peer address. */
-	ck_assert_str_eq(cl, sp);
-	ck_assert_str_eq(sl, cp);
+	lab_check_addrs(pp.client, pp.server, want, cl);
 	ck_assert_int_eq(rmx_ep_peer_addr(pp.client, tiny, sizeof(tiny)),
 			 -ENOSPC);
 	ck_assert_str_eq(rmx_context_device(pp.cctx), "loop0");
@@ -46,14 +38,14 @@ START_TEST(addresses)
 }
 END_TEST
 
-struct refusal {
+struct attempt {
 	struct lab_events ev;
 	rmx_ep_t *ep;
 };
 
-/* Connects ctx to addr with params (src_addr may be set) until closed or up. */
+/* Connects client to addr (from src) until the endpoint is up or closed. */
 static void connect_once(rmx_context_t *client, rmx_context_t *server,
-			 const char *addr, const char *src, struct refusal *r)
+			 const char *addr, const char *src, struct attempt *r)
 {
 	struct rmx_ep_params params = { .event_cb = lab_record_event,
 					.arg = &r->ev, .src_addr = src };
@@ -74,36 +66,56 @@ static void on_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
 	*(rmx_ep_t **)arg = ep;
 }
 
-START_TEST(source_address)
-{
+/* A client context and a listening server context. */
+struct sides {
 	rmx_context_t *c, *s;
 	rmx_listener_t *l;
-	rmx_ep_t *acc = NULL, *ep;
-	char addr[64], got[RMX_ADDR_STRLEN];
-	struct refusal r;
-	struct rmx_ep_params v6 = { .src_addr = "[::1]" };
+	rmx_ep_t *acc;		/* the latest accepted endpoint */
+	char addr[64];		/* the listener's */
+};
 
+static void sides_open(struct sides *sd)
+{
+	memset(sd, 0, sizeof(*sd));
 	pt_setup();
-	ck_assert_int_eq(rmx_context_create(&s), 0);
-	ck_assert_int_eq(rmx_context_create(&c), 0);
-	ck_assert_int_eq(rmx_listen(s, "192.0.2.1:0", on_accept, &acc, &l), 0);
-	snprintf(addr, sizeof(addr), "192.0.2.1:%d", rmx_listener_port(l));
-	connect_once(c, s, addr, "192.0.2.7:4242", &r);
+	ck_assert_int_eq(rmx_context_create(&sd->s), 0);
+	ck_assert_int_eq(rmx_context_create(&sd->c), 0);
+	ck_assert_int_eq(rmx_listen(sd->s, "192.0.2.1:0", on_accept, &sd->acc,
+				    &sd->l), 0);
+	snprintf(sd->addr, sizeof(sd->addr), "192.0.2.1:%d",
+		 rmx_listener_port(sd->l));
+}
+
+static void sides_close(struct sides *sd)
+{
+	rmx_ep_destroy(sd->acc);
+	rmx_listener_destroy(sd->l);
+	rmx_context_destroy(sd->c);
+	rmx_context_destroy(sd->s);
+}
+
+START_TEST(source_address)
+{
+	struct rmx_ep_params v6 = { .src_addr = "[::1]" };
+	char got[RMX_ADDR_STRLEN];
+	struct sides sd;
+	struct attempt r;
+	rmx_ep_t *ep;
+
+	sides_open(&sd);
+	connect_once(sd.c, sd.s, sd.addr, "192.0.2.7:4242", &r);
 	ck_assert_int_eq(r.ev.count[RMX_EP_EVENT_CONNECTED], 1);
 	ck_assert_int_eq(rmx_ep_local_addr(r.ep, got, sizeof(got)), 0);
 	ck_assert_str_eq(got, "192.0.2.7:4242");
-	ck_assert_ptr_nonnull(acc);
-	ck_assert_int_eq(rmx_ep_peer_addr(acc, got, sizeof(got)), 0);
+	ck_assert_ptr_nonnull(sd.acc);
+	ck_assert_int_eq(rmx_ep_peer_addr(sd.acc, got, sizeof(got)), 0);
 	ck_assert_str_eq(got, "192.0.2.7:4242");
 	rmx_ep_destroy(r.ep);
 	/* Malformed, or of another family than the peer's: refused at once. */
-	ck_assert_int_eq(rmx_connect(c, addr, &v6, &ep), -EINVAL);
+	ck_assert_int_eq(rmx_connect(sd.c, sd.addr, &v6, &ep), -EINVAL);
 	v6.src_addr = "192.0.2.7:x";
-	ck_assert_int_eq(rmx_connect(c, addr, &v6, &ep), -EINVAL);
-	rmx_ep_destroy(acc);
-	rmx_listener_destroy(l);
-	rmx_context_destroy(c);
-	rmx_context_destroy(s);
+	ck_assert_int_eq(rmx_connect(sd.c, sd.addr, &v6, &ep), -EINVAL);
+	sides_close(&sd);
 }
 END_TEST
 
@@ -114,36 +126,26 @@ END_TEST
  */
 START_TEST(refused_for_resources)
 {
-	rmx_context_t *c, *s;
-	rmx_listener_t *l;
-	rmx_ep_t *acc = NULL;
-	char addr[64];
-	struct refusal r;
+	struct sides sd;
+	struct attempt r;
 
-	pt_setup();
-	ck_assert_int_eq(rmx_context_create(&s), 0);
-	ck_assert_int_eq(rmx_context_create(&c), 0);
-	ck_assert_int_eq(rmx_listen(s, "192.0.2.1:0", on_accept, &acc, &l), 0);
-	snprintf(addr, sizeof(addr), "192.0.2.1:%d", rmx_listener_port(l));
-	loop_fail_mr_reg(pt_tp(s), 0, ~0u, -ENOMEM);
-	connect_once(c, s, addr, NULL, &r);
+	sides_open(&sd);
+	loop_fail_mr_reg(pt_tp(sd.s), 0, ~0u, -ENOMEM);
+	connect_once(sd.c, sd.s, sd.addr, NULL, &r);
 	ck_assert_int_eq(r.ev.status, -ECONNABORTED);
 	ck_assert_int_eq(rmx_ep_error(r.ep), -ECONNABORTED);
-	ck_assert_ptr_null(acc);
+	ck_assert_ptr_null(sd.acc);
 	rmx_ep_destroy(r.ep);
 	/* Nobody at the port: still -ECONNREFUSED. */
-	connect_once(c, s, "192.0.2.1:9", NULL, &r);
+	connect_once(sd.c, sd.s, "192.0.2.1:9", NULL, &r);
 	ck_assert_int_eq(r.ev.status, -ECONNREFUSED);
 	rmx_ep_destroy(r.ep);
 	/* The listener takes the next one once it can. */
-	loop_fail_mr_reg(pt_tp(s), 0, 0, 0);
-	connect_once(c, s, addr, NULL, &r);
+	loop_fail_mr_reg(pt_tp(sd.s), 0, 0, 0);
+	connect_once(sd.c, sd.s, sd.addr, NULL, &r);
 	ck_assert_int_eq(r.ev.count[RMX_EP_EVENT_CONNECTED], 1);
 	rmx_ep_destroy(r.ep);
-	rmx_ep_destroy(acc);
-	rmx_listener_destroy(l);
-	rmx_context_destroy(c);
-	rmx_context_destroy(s);
+	sides_close(&sd);
 }
 END_TEST
 
@@ -168,31 +170,25 @@ static int count_lines(const char *path, const char *what)
  */
 START_TEST(refusals_logged_once)
 {
-	char path[] = "/tmp/rmx-refusals-XXXXXX", addr[64];
+	char path[] = "/tmp/rmx-refusals-XXXXXX";
 	int fd = mkstemp(path), saved = dup(2), i, tries = 0;
-	rmx_context_t *c, *s;
-	rmx_listener_t *l;
-	rmx_ep_t *acc = NULL;
-	struct refusal r;
+	struct sides sd;
+	struct attempt r;
 	long t0;
 
 	ck_assert_int_ge(fd, 0);
 	setenv("RMX_LOG_LEVEL", "warn", 1);
-	pt_setup();
-	ck_assert_int_eq(rmx_context_create(&s), 0);
-	ck_assert_int_eq(rmx_context_create(&c), 0);
-	ck_assert_int_eq(rmx_listen(s, "192.0.2.1:0", on_accept, &acc, &l), 0);
-	snprintf(addr, sizeof(addr), "192.0.2.1:%d", rmx_listener_port(l));
-	loop_fail_mr_reg(pt_tp(s), 0, ~0u, -ENOMEM);
+	sides_open(&sd);
+	loop_fail_mr_reg(pt_tp(sd.s), 0, ~0u, -ENOMEM);
 	dup2(fd, 2);
 	t0 = pt_now_ms();
 	for (i = 0; i < 5 && pt_now_ms() - t0 < 900; i++, tries++) {
-		connect_once(c, s, addr, NULL, &r);
+		connect_once(sd.c, sd.s, sd.addr, NULL, &r);
 		rmx_ep_destroy(r.ep);
 	}
 	while (pt_now_ms() - t0 < 1100)
 		usleep(10000);
-	connect_once(c, s, addr, NULL, &r);
+	connect_once(sd.c, sd.s, sd.addr, NULL, &r);
 	rmx_ep_destroy(r.ep);
 	fflush(stderr);
 	dup2(saved, 2);
@@ -202,9 +198,7 @@ START_TEST(refusals_logged_once)
 	ck_assert_int_eq(count_lines(path, "and 4 before it from 192.0.2.1"), 1);
 	ck_assert_int_eq(count_lines(path, "rmx["), 2);
 	unlink(path);
-	rmx_listener_destroy(l);
-	rmx_context_destroy(c);
-	rmx_context_destroy(s);
+	sides_close(&sd);
 }
 END_TEST
 
