@@ -35,14 +35,21 @@ static struct verbs_conn *conn_new(struct verbs_tp *tp, void *owner)
 	return c;
 }
 
-/* Says which address has no RDMA device behind it, and what to use. */
-static void not_rdma(const struct sockaddr *sa, const char *what)
+/* One error line about an address: "<what> <addr> <why>". */
+static void addr_err(const struct sockaddr *sa, const char *what,
+		     const char *why)
 {
 	char name[64];
 
 	rmx__addr_format(sa, name, sizeof(name));
-	rmx__err("%s %s is not on an RDMA device: use the IP address of an RDMA device's netdev (rmx-info lists them as GIDs)",
-		 what, name);
+	rmx__err("%s %s %s", what, name, why);
+}
+
+/* Says which address has no RDMA device behind it, and what to use. */
+static void not_rdma(const struct sockaddr *sa, const char *what)
+{
+	addr_err(sa, what,
+		 "is not on an RDMA device: use the IP address of an RDMA device's netdev (rmx-info lists them as GIDs)");
 }
 
 static int create_qp(struct verbs_conn *c)
@@ -187,7 +194,7 @@ int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *src,
 		if (src && ret == -ENODEV)
 			not_rdma(src, "source address");
 		else if (src && ret == -EADDRNOTAVAIL)
-			rmx__err("source address: %s", strerror(errno));
+			addr_err(src, "source address", "is not an address of this host");
 		else
 			rmx__err("rdma_resolve_addr: %s", strerror(errno));
 		rdma_destroy_id(c->id);
@@ -445,8 +452,12 @@ static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 		}
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
-		if (ev->status != -ENODEV)
-			goto fail;
+		if (ev->status != -ENODEV) {
+			ret = status_of(ev);
+			rmx__dbg("address resolution failed (status %d)",
+				 ev->status);
+			break;
+		}
 		/* The address the connection would leave from has none. */
 		if (c->src.ss_family)
 			not_rdma((struct sockaddr *)&c->src, "source address");
@@ -480,7 +491,6 @@ static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 		ret = status_of(ev);
 		break;
 	default:
-fail:
 		ret = status_of(ev);
 		rmx__dbg("connection event %s (status %d)",
 			 rdma_event_str(ev->event), ev->status);
