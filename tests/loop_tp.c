@@ -738,6 +738,7 @@ static void on_request(struct loop_tp *tp, struct loop_conn *a,
 	b->peer = a;
 	a->peer = b;
 	copy_sa(&b->dst, (struct sockaddr *)&a->src);
+	copy_sa(&b->src, (struct sockaddr *)&a->dst);
 	ret = tp->up->conn_request(tp->upctx, &l->base, &b->base,
 				   (struct sockaddr *)&a->src, e->priv,
 				   e->priv_len);
@@ -746,7 +747,9 @@ static void on_request(struct loop_tp *tp, struct loop_conn *a,
 		b->peer = NULL;
 		a->peer = NULL;
 		conn_free(b);
-		queue_closed(a, -ECONNREFUSED);
+		/* Someone is there and refused (transport.h, conn_closed). */
+		queue_closed(a, ret == -EPROTO || ret == -EPROTONOSUPPORT ?
+					ret : -ECONNABORTED);
 		conn_fail(a);
 		return;
 	}
@@ -980,7 +983,8 @@ static void loop_listener_close(struct rmx__tp_listener *base)
 	free(l);
 }
 
-static int loop_connect(struct rmx__tp *base, const struct sockaddr *dst,
+static int loop_connect(struct rmx__tp *base, const struct sockaddr *src,
+			const struct sockaddr *dst,
 			const struct rmx__tp_conn_want *want, const void *priv,
 			size_t priv_len, uint32_t timeout_ms, void *owner,
 			struct rmx__tp_conn **out)
@@ -995,8 +999,10 @@ static int loop_connect(struct rmx__tp *base, const struct sockaddr *dst,
 	copy_priv(c, priv, priv_len);
 	c->want = *want;
 	copy_sa(&c->dst, dst);
-	c->src = c->dst;
-	set_port(&c->src, 49152 + (int)(fab.next_src++ % 16384));
+	/* Any local address works: the fabric is this process. */
+	copy_sa(&c->src, src ? src : dst);
+	if (!src || !port_of(&c->src))
+		set_port(&c->src, 49152 + (int)(fab.next_src++ % 16384));
 	queue_ent(c, ENT_RESOLVED);
 	*out = &c->base;
 	return 0;
@@ -1025,6 +1031,19 @@ static void loop_conn_caps(const struct rmx__tp_conn *base,
 			   struct rmx__tp_conn_caps *out)
 {
 	*out = ((const struct loop_conn *)base)->caps;
+}
+
+static int loop_conn_addr(const struct rmx__tp_conn *base,
+			  struct sockaddr_storage *local,
+			  struct sockaddr_storage *peer)
+{
+	const struct loop_conn *c = (const struct loop_conn *)base;
+
+	if (local)
+		*local = c->src;
+	if (peer)
+		*peer = c->dst;
+	return 0;
 }
 
 static void loop_conn_destroy(struct rmx__tp_conn *base)
@@ -1143,6 +1162,7 @@ const struct rmx__tp_ops loop_tp_ops = {
 	.connect = loop_connect,
 	.accept = loop_accept,
 	.conn_caps = loop_conn_caps,
+	.conn_addr = loop_conn_addr,
 	.conn_destroy = loop_conn_destroy,
 	.post_recv = loop_post_recv,
 	.post_send = loop_post_send,

@@ -8,8 +8,9 @@
  * What it does as a verbs RC device would:
  * - connection setup in steps (address resolved, request at the
  *   listener, accept, established at the active side, then at the
- *   passive one), with private data both ways; rejection and a missing
- *   listener close the active side with -ECONNREFUSED;
+ *   passive one), with private data both ways; a missing listener
+ *   closes the active side with -ECONNREFUSED, a rejection with
+ *   -ECONNABORTED (-EPROTO, -EPROTONOSUPPORT when the listener said so);
  * - work requests execute in order per connection, from the progress()
  *   of any transport of the fabric (the "device"); completions and
  *   connection events reach the upcalls only from the owner's progress(),

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/heap.h"
 #include "core/list.h"
+#include "core/log.h"
 #include "mem/reg.h"
 #include "proto/wire.h"
 #include "transport/transport.h"
@@ -200,7 +201,8 @@ struct rmx_ep {
 	bool ping_sent;			/* RMX_PEER_TIMEOUT_MS: a ping is out */
 	bool pong_due;			/* the peer pinged: reply */
 	struct rmx__list link;		/* proto->eps */
-	char peer[64];
+	char peer[RMX_ADDR_STRLEN];	/* rmx_ep_peer_addr() */
+	char local[RMX_ADDR_STRLEN];	/* rmx_ep_local_addr(); "": not yet */
 
 	uint32_t eager_max;		/* largest eager payload both sides accept */
 	uint32_t slot_size;		/* header + eager_max */
@@ -291,6 +293,7 @@ struct rmx__proto {
 	struct rmx__rpc_handler *handlers;	/* by rpc id */
 	uint32_t nhandlers;
 	struct rmx__list rpc_open;	/* requests handed to handlers */
+	struct rmx__log_limit refusals[8];	/* by peer address */
 };
 
 extern const struct rmx__tp_upcalls rmx__proto_upcalls;
@@ -308,6 +311,8 @@ int rmx__proto_arm(struct rmx__proto *p);
 /* A new endpoint (state CONNECTING) with its rings, in the id table. */
 int rmx__ep_new(struct rmx__proto *p, const char *peer, struct rmx_ep **out);
 void rmx__ep_free(struct rmx_ep *ep);
+/* Endpoints alive and the bytes their message buffers pin. */
+void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes);
 struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id);
 void rmx__ep_set_deadline(struct rmx_ep *ep, int64_t t);
 void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
@@ -336,7 +341,8 @@ int64_t rmx__ep_next_deadline(struct rmx__proto *p);
 int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
 		rmx_accept_cb cb, void *arg, struct rmx_listener **out);
 void rmx__listener_destroy(struct rmx_listener *l);
-int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
+int rmx__connect(struct rmx__proto *p, const struct sockaddr *src,
+		 const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out);
 void rmx__ep_destroy(struct rmx_ep *ep);
 

@@ -172,11 +172,20 @@ struct rmx__tp_upcalls {
 	/* Established (status 0, peer's private data) or closed (why). */
 	void (*conn_established)(void *upctx, struct rmx__tp_conn *conn,
 				 const void *priv, size_t priv_len);
+	/*
+	 * A connection that was never established closes with
+	 * -ECONNREFUSED when nobody listens at the address, -EPROTO or
+	 * -EPROTONOSUPPORT when the listener's conn_request returned it,
+	 * and -ECONNABORTED when it rejected it with any other error: a
+	 * peer that is there but refuses (out of resources) is not one
+	 * that is absent.
+	 */
 	void (*conn_closed)(void *upctx, struct rmx__tp_conn *conn,
 			    int status);
 	/*
 	 * A peer asks to connect to a listener. Return 0 after calling
-	 * ops->accept() on conn, or a negative errno to reject it.
+	 * ops->accept() on conn, or a negative errno to reject it (the
+	 * peer's conn_closed tells -EPROTO from the rest, see above).
 	 */
 	int (*conn_request)(void *upctx, struct rmx__tp_listener *listener,
 			    struct rmx__tp_conn *conn,
@@ -196,6 +205,7 @@ struct rmx__tp_ops {
 	int (*open)(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 		    void *upctx, struct rmx__tp **out);
 	void (*close)(struct rmx__tp *tp);
+	/* What the context opened: a device, or a fabric's domain, by name. */
 	const char *(*device_name)(const struct rmx__tp *tp);
 
 	/* Handles ready events; never blocks. Returns a count or -errno. */
@@ -215,7 +225,9 @@ struct rmx__tp_ops {
 	int (*listener_port)(const struct rmx__tp_listener *l);
 	void (*listener_close)(struct rmx__tp_listener *l);
 
-	int (*connect)(struct rmx__tp *tp, const struct sockaddr *dst,
+	/* src: the local address to connect from; NULL lets the fabric pick. */
+	int (*connect)(struct rmx__tp *tp, const struct sockaddr *src,
+		       const struct sockaddr *dst,
 		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out);
@@ -224,6 +236,13 @@ struct rmx__tp_ops {
 		      size_t priv_len, void *owner);
 	void (*conn_caps)(const struct rmx__tp_conn *conn,
 			  struct rmx__tp_conn_caps *out);
+	/*
+	 * The connection's own address and its peer's (either may be
+	 * NULL); -ENOTCONN while the fabric has not bound it yet.
+	 */
+	int (*conn_addr)(const struct rmx__tp_conn *conn,
+			 struct sockaddr_storage *local,
+			 struct sockaddr_storage *peer);
 	/* Disconnects if needed and frees; no upcall for conn after this. */
 	void (*conn_destroy)(struct rmx__tp_conn *conn);
 

@@ -533,7 +533,7 @@ struct tpc_conn *tpc_connect(struct tpc_pair *p, int port, const void *priv,
 
 	ck_assert_ptr_nonnull(c);
 	tpc_sockaddr(p, port, &ss);
-	ret = p->a.tp->ops->connect(p->a.tp, (struct sockaddr *)&ss,
+	ret = p->a.tp->ops->connect(p->a.tp, NULL, (struct sockaddr *)&ss,
 				    &p->a.want, priv, priv_len,
 				    CONNECT_TIMEOUT_MS, c, &conn);
 	ck_assert_msg(ret == 0, "%s: connect: %s", p->be->name,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "transport/verbs/verbs.h"
@@ -53,6 +54,23 @@ static int set_ack_timeout(struct verbs_conn *c)
 	return 0;
 }
 
+/* One error line about an address: "<what> <addr> <why>". */
+static void addr_err(const struct sockaddr *sa, const char *what,
+		     const char *why)
+{
+	char name[64];
+
+	rmx__addr_format(sa, name, sizeof(name));
+	rmx__err("%s %s %s", what, name, why);
+}
+
+/* Says which address has no RDMA device behind it, and what to use. */
+static void not_rdma(const struct sockaddr *sa, const char *what)
+{
+	addr_err(sa, what,
+		 "is not on an RDMA device: use the IP address of an RDMA device's netdev (rmx-info lists them as GIDs)");
+}
+
 static int create_qp(struct verbs_conn *c)
 {
 	struct verbs_tp *tp = c->tp;
@@ -76,11 +94,13 @@ static int create_qp(struct verbs_conn *c)
 	int sq = (int)qa.cap.max_send_wr, rq = (int)qa.cap.max_recv_wr;
 	int ret;
 
+	if (!c->id->verbs) {
+		not_rdma(rdma_get_peer_addr(c->id), "peer");
+		return -ENODEV;
+	}
 	if (c->id->verbs != tp->verbs) {
 		rmx__err("peer is reachable through %s, but this context uses %s (set RMX_DEVICE)",
-			 c->id->verbs ?
-				 ibv_get_device_name(c->id->verbs->device) :
-				 "no RDMA device",
+			 ibv_get_device_name(c->id->verbs->device),
 			 ibv_get_device_name(tp->verbs->device));
 		return -ENODEV;
 	}
@@ -146,7 +166,29 @@ static int copy_priv(struct verbs_conn *c, const void *priv, size_t len)
 	return 0;
 }
 
-int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *dst,
+static int copy_sa(struct sockaddr_storage *to, const struct sockaddr *sa)
+{
+	size_t len;
+
+	switch (sa ? sa->sa_family : AF_UNSPEC) {
+	case AF_INET:
+		len = sizeof(struct sockaddr_in);
+		break;
+	case AF_INET6:
+		len = sizeof(struct sockaddr_in6);
+		break;
+	default:
+		return -ENOTCONN;
+	}
+	if (to) {
+		memset(to, 0, sizeof(*to));
+		memcpy(to, sa, len);
+	}
+	return 0;
+}
+
+int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *src,
+		       const struct sockaddr *dst,
 		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out)
@@ -162,6 +204,8 @@ int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *dst,
 		goto err_free;
 	c->want = *want;
 	c->timeout_ms = timeout_ms;
+	if (src)
+		copy_sa(&c->src, src);
 	c->rd_atom_in = min_u8(tp->dev_attr.max_qp_rd_atom, VERBS_RD_ATOM_MAX,
 			       255);
 	c->rd_atom_out = min_u8(tp->dev_attr.max_qp_init_rd_atom,
@@ -170,10 +214,15 @@ int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *dst,
 		ret = -errno;
 		goto err_free;
 	}
-	if (rdma_resolve_addr(c->id, NULL, (struct sockaddr *)dst,
-			      (int)timeout_ms)) {
+	if (rdma_resolve_addr(c->id, (struct sockaddr *)src,
+			      (struct sockaddr *)dst, (int)timeout_ms)) {
 		ret = -errno;
-		rmx__err("rdma_resolve_addr: %s", strerror(errno));
+		if (src && ret == -ENODEV)
+			not_rdma(src, "source address");
+		else if (src && ret == -EADDRNOTAVAIL)
+			addr_err(src, "source address", "is not an address of this host");
+		else
+			rmx__err("rdma_resolve_addr: %s", strerror(errno));
 		rdma_destroy_id(c->id);
 		goto err_free;
 	}
@@ -213,6 +262,16 @@ void rmx__verbs_conn_caps(const struct rmx__tp_conn *base,
 			  struct rmx__tp_conn_caps *out)
 {
 	*out = ((const struct verbs_conn *)base)->caps;
+}
+
+int rmx__verbs_conn_addr(const struct rmx__tp_conn *base,
+			 struct sockaddr_storage *local,
+			 struct sockaddr_storage *peer)
+{
+	struct rdma_cm_id *id = ((const struct verbs_conn *)base)->id;
+	int ret = copy_sa(local, rdma_get_local_addr(id));
+
+	return ret ? ret : copy_sa(peer, rdma_get_peer_addr(id));
 }
 
 void rmx__verbs_conn_destroy(struct rmx__tp_conn *base)
@@ -283,6 +342,44 @@ void rmx__verbs_listener_close(struct rmx__tp_listener *base)
 	free(l);
 }
 
+/* Rejects a request, telling the peer why (VERBS_REJ_MAGIC). */
+static void reject(struct rdma_cm_id *id, int err)
+{
+	uint8_t rej[VERBS_REJ_SIZE] = { 0 };
+	uint32_t magic = htonl(VERBS_REJ_MAGIC);
+	uint16_t e = htons((uint16_t)(-err));
+
+	memcpy(rej, &magic, 4);
+	memcpy(rej + 4, &e, 2);
+	if (rdma_reject(id, rej, sizeof(rej)))
+		rmx__dbg("rdma_reject: %s", strerror(errno));
+}
+
+/*
+ * A rejection's errno (transport.h, conn_closed): rmx's listener says
+ * why; another application's rejection is still a refusal by someone
+ * who is there; any other reason (no listener) is -ECONNREFUSED.
+ */
+static int rejected_status(const struct rdma_cm_event *ev, int *why)
+{
+	const uint8_t *p = ev->param.conn.private_data;
+	uint32_t magic;
+	uint16_t e;
+
+	*why = 0;
+	if (p && ev->param.conn.private_data_len >= VERBS_REJ_SIZE) {
+		memcpy(&magic, p, 4);
+		memcpy(&e, p + 4, 2);
+		if (ntohl(magic) == VERBS_REJ_MAGIC) {
+			*why = -(int)ntohs(e);
+			return *why == -EPROTO || *why == -EPROTONOSUPPORT ?
+				       *why : -ECONNABORTED;
+		}
+	}
+	return ev->status == VERBS_REJ_CONSUMER_DEFINED ? -ECONNABORTED :
+							  -ECONNREFUSED;
+}
+
 static void on_request(struct verbs_tp *tp, struct rdma_cm_event *ev)
 {
 	struct verbs_listener *l = rmx__container_of(ev->listen_id->context,
@@ -306,7 +403,7 @@ static void on_request(struct verbs_tp *tp, struct rdma_cm_event *ev)
 	}
 	if (!ret)
 		return;
-	rdma_reject(ev->id, NULL, 0);
+	reject(ev->id, ret);
 	if (c) {
 		c->connected = false;
 		rmx__verbs_conn_destroy(&c->base);
@@ -324,8 +421,6 @@ static int status_of(const struct rdma_cm_event *ev)
 		return -ENETUNREACH;
 	case RDMA_CM_EVENT_UNREACHABLE:
 		return -ETIMEDOUT;
-	case RDMA_CM_EVENT_REJECTED:
-		return -ECONNREFUSED;
 	case RDMA_CM_EVENT_CONNECT_ERROR:
 		return -ECONNABORTED;
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
@@ -367,13 +462,34 @@ static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 	switch (ev->event) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
 		ret = create_qp(c);
-		if (!ret && rdma_resolve_route(c->id, (int)c->timeout_ms))
+		if (!ret && rdma_resolve_route(c->id, (int)c->timeout_ms)) {
 			ret = -errno;
+			/* 127.0.0.1 resolves to a device, then has no route. */
+			if (ret == -ENODEV)
+				not_rdma(rdma_get_peer_addr(c->id), "peer");
+		}
 		break;
 	case RDMA_CM_EVENT_ROUTE_RESOLVED:
 		fill_param(c, &p);
-		if (rdma_connect(c->id, &p))
+		if (rdma_connect(c->id, &p)) {
 			ret = -errno;
+			if (ret == -ENODEV)
+				not_rdma(rdma_get_peer_addr(c->id), "peer");
+		}
+		break;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+		if (ev->status != -ENODEV) {
+			ret = status_of(ev);
+			rmx__dbg("address resolution failed (status %d)",
+				 ev->status);
+			break;
+		}
+		/* The address the connection would leave from has none. */
+		if (c->src.ss_family)
+			not_rdma((struct sockaddr *)&c->src, "source address");
+		else
+			not_rdma(rdma_get_peer_addr(c->id), "peer");
+		ret = -ENODEV;
 		break;
 	case RDMA_CM_EVENT_ESTABLISHED:
 		c->connected = true;
@@ -381,6 +497,15 @@ static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 					 ev->param.conn.private_data,
 					 ev->param.conn.private_data_len);
 		return;
+	case RDMA_CM_EVENT_REJECTED: {
+		int why;
+
+		ret = rejected_status(ev, &why);
+		rmx__dbg("rejected (reason %d)%s%s", ev->status,
+			 why ? ": the listener's error: " : "",
+			 why ? strerror(-why) : "");
+		break;
+	}
 	case RDMA_CM_EVENT_TIMEWAIT_EXIT:
 	case RDMA_CM_EVENT_ADDR_CHANGE:
 		return;

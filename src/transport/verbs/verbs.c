@@ -396,6 +396,7 @@ const struct rmx__tp_ops rmx__verbs_ops = {
 	.connect = rmx__verbs_connect,
 	.accept = rmx__verbs_accept,
 	.conn_caps = rmx__verbs_conn_caps,
+	.conn_addr = rmx__verbs_conn_addr,
 	.conn_destroy = rmx__verbs_conn_destroy,
 	.post_recv = rmx__verbs_post_recv,
 	.post_send = rmx__verbs_post_send,

@@ -13,6 +13,16 @@
 /* rdma_cm carries at most 56 bytes of private data in a RoCE REQ. */
 #define VERBS_PRIV_MAX 56
 
+/*
+ * What a listener's REJ carries (kernel include/rdma/ib_cm.h reasons):
+ * its CM rejects with INVALID_SERVICE_ID when nobody listens, the
+ * application's rdma_reject() with CONSUMER_DEFINED and private data, in
+ * which rmx says why: VERBS_REJ_MAGIC, then the listener's errno.
+ */
+#define VERBS_REJ_CONSUMER_DEFINED 28
+#define VERBS_REJ_MAGIC 0x524d5852u	/* "RMXR" */
+#define VERBS_REJ_SIZE 8
+
 struct verbs_conn;
 
 /*
@@ -96,6 +106,7 @@ struct verbs_conn {
 	uint8_t priv_len;
 	uint8_t rd_atom_in, rd_atom_out;	/* negotiated RDMA read depth */
 	uint32_t timeout_ms;
+	struct sockaddr_storage src;	/* asked to connect from; or family 0 */
 	bool has_qp;
 	int cq_sq, cq_rq;	/* CQ entries reserved for it */
 	uint32_t slot, gen;	/* in tp->slots: its work requests' wr_id */
@@ -153,7 +164,8 @@ int rmx__verbs_listen(struct rmx__tp *tp, const struct sockaddr *sa,
 		      void *owner, struct rmx__tp_listener **out);
 int rmx__verbs_listener_port(const struct rmx__tp_listener *l);
 void rmx__verbs_listener_close(struct rmx__tp_listener *l);
-int rmx__verbs_connect(struct rmx__tp *tp, const struct sockaddr *dst,
+int rmx__verbs_connect(struct rmx__tp *tp, const struct sockaddr *src,
+		       const struct sockaddr *dst,
 		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out);
@@ -162,6 +174,9 @@ int rmx__verbs_accept(struct rmx__tp_conn *conn,
 		      size_t priv_len, void *owner);
 void rmx__verbs_conn_caps(const struct rmx__tp_conn *conn,
 			  struct rmx__tp_conn_caps *out);
+int rmx__verbs_conn_addr(const struct rmx__tp_conn *conn,
+			 struct sockaddr_storage *local,
+			 struct sockaddr_storage *peer);
 void rmx__verbs_conn_destroy(struct rmx__tp_conn *conn);
 int rmx__verbs_post_recv(struct rmx__tp_conn *conn, void *buf, uint32_t len,
 			 struct rmx__tp_mr *mr, uint64_t wr_ctx);
