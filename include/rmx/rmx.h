@@ -122,10 +122,17 @@ typedef void (*rmx_accept_cb)(rmx_listener_t *listener, rmx_ep_t *ep,
 /* Completion of a send, receive, put or get. len: bytes transferred. */
 typedef void (*rmx_comp_cb)(void *arg, int status, size_t len);
 
+/* Bytes of connect data an rmx_connect() may carry to the listener. */
+#define RMX_CONNECT_DATA_MAX 32
+
+/* Zero it first ({0}): fields are only ever added at the end. */
 struct rmx_ep_params {
 	rmx_ep_event_cb event_cb;	/* optional */
 	void *arg;			/* passed to event_cb */
 	int timeout_ms;			/* connect timeout; 0: RMX_CONNECT_TIMEOUT_MS */
+	/* Who is calling, for the accepting side's rmx_ep_peer_data(). */
+	const void *connect_data;
+	size_t connect_data_len;	/* at most RMX_CONNECT_DATA_MAX */
 };
 
 /*
@@ -147,6 +154,14 @@ RMX_EXPORT void rmx_listener_destroy(rmx_listener_t *listener);
  */
 RMX_EXPORT int rmx_connect(rmx_context_t *ctx, const char *addr,
 			   const struct rmx_ep_params *params, rmx_ep_t **out);
+
+/*
+ * The connect data the peer sent (an accepted endpoint: its
+ * rmx_ep_params.connect_data; *len 0 when it sent none). Valid while ep
+ * lives.
+ */
+RMX_EXPORT int rmx_ep_peer_data(const rmx_ep_t *ep, const void **data,
+				size_t *len);
 
 /* Replaces the event callback (e.g. of an accepted endpoint). */
 RMX_EXPORT int rmx_ep_set_event_cb(rmx_ep_t *ep, rmx_ep_event_cb cb,

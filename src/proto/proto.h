@@ -198,6 +198,8 @@ struct rmx_ep {
 	bool pong_due;			/* the peer pinged: reply */
 	struct rmx__list link;		/* proto->eps */
 	char peer[64];
+	uint8_t peer_data_len;		/* the peer's rmx_ep_params.connect_data */
+	uint8_t peer_data[RMX_CONNECT_DATA_MAX];
 
 	uint32_t eager_max;		/* largest eager payload both sides accept */
 	uint32_t slot_size;		/* header + eager_max */
