@@ -410,6 +410,64 @@ enum rmx_rcache_mode {
  */
 RMX_EXPORT int rmx_rcache_mode(rmx_context_t *ctx, const char **why);
 
+/* ---- jobs: ranks started together by a launcher ----------------------- */
+
+/*
+ * A process started by a PMIx launcher (mpirun, srun --mpi=pmix, prterun)
+ * learns its rank and the job's size, and gets an endpoint to any other
+ * rank by its number. Each rank listens on its context's device and
+ * publishes the address through the launcher; connections are made on
+ * first use (or all at once), one per pair of ranks even when both call
+ * at the same moment. rmx_job_init() and the calls that wait for other
+ * ranks progress ctx while they wait, so they must not be called from a
+ * callback (-EDEADLK). Needs librmx's PMIx module (built when PMIx is
+ * found); without it -EPROTONOSUPPORT. See rmx_job_init(3).
+ */
+typedef struct rmx_job rmx_job_t;
+
+enum rmx_job_flags {
+	RMX_JOB_CONNECT_ALL = 1 << 0,	/* rmx_job_connect_all() in init */
+};
+
+/* Joins the job: every rank of it must call this, once, collectively. */
+RMX_EXPORT int rmx_job_init(rmx_context_t *ctx, unsigned int flags,
+			    rmx_job_t **out);
+
+/* Destroys the job's endpoints and listener; ctx stays. Not collective. */
+RMX_EXPORT void rmx_job_fini(rmx_job_t *job);
+
+RMX_EXPORT uint32_t rmx_job_rank(const rmx_job_t *job);
+RMX_EXPORT uint32_t rmx_job_size(const rmx_job_t *job);
+
+/* The ranks on this node, this one included, ascending. */
+RMX_EXPORT int rmx_job_local_ranks(const rmx_job_t *job,
+				   const uint32_t **ranks, size_t *n);
+
+/*
+ * The endpoint to rank, connected: made on first use, progressing ctx
+ * until it is up (the peer must progress too) or RMX_CONNECT_TIMEOUT_MS
+ * passes. The job owns it: do not rmx_ep_destroy() it. Once it closed,
+ * its error. Not to this rank itself (-EINVAL).
+ */
+RMX_EXPORT int rmx_job_ep(rmx_job_t *job, uint32_t rank, rmx_ep_t **ep);
+
+/* Connects to every rank; collective. */
+RMX_EXPORT int rmx_job_connect_all(rmx_job_t *job);
+
+/* The rank at the other end of a job endpoint, or -ENOENT. */
+RMX_EXPORT int rmx_job_ep_rank(const rmx_job_t *job, const rmx_ep_t *ep);
+
+/* Returns when every rank has called it; progresses ctx meanwhile. */
+RMX_EXPORT int rmx_job_barrier(rmx_job_t *job);
+
+/*
+ * Collective: every rank gives len bytes (the same len everywhere); all
+ * receives size * len bytes, rank r's at all + r * len. For exchanging
+ * rmx_remote_pack() descriptors, say.
+ */
+RMX_EXPORT int rmx_job_allgather(rmx_job_t *job, const void *mine, size_t len,
+				 void *all);
+
 #ifdef __cplusplus
 }
 #endif

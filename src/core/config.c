@@ -56,6 +56,10 @@ const struct rmx__knob rmx__knobs[] = {
 	     "largest RPC request or response sent or accepted"),
 	KNOB_UINT("RMX_KEEPALIVE_MS", "3000", 0, 3600000, keepalive_ms,
 		  "probe a peer silent this long; fail it after twice that (0: off)"),
+	{ .name = "RMX_JOB_ADDR", .def = "", .type = RMX__KNOB_STRING,
+	  .offset = offsetof(struct rmx__config, job_addr),
+	  .max = RMX__JOB_ADDR_MAX,
+	  .help = "IP address a job's ranks listen on and publish (empty: an address of the context's device)" },
 };
 
 const size_t rmx__nknobs = sizeof(rmx__knobs) / sizeof(rmx__knobs[0]);

@@ -181,6 +181,13 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 		rmx__err("rejecting %s: %s", name, rmx_strerror(ret));
 		return ret;
 	}
+	if (l->filter) {
+		ret = l->filter(l->filter_arg, cp.data, cp.data_len);
+		if (ret) {
+			rmx__dbg("refusing %s: %s", name, rmx_strerror(ret));
+			return ret;
+		}
+	}
 	ret = rmx__ep_new(p, name, &ep);
 	if (ret)
 		return ret;
@@ -211,6 +218,13 @@ const struct rmx__tp_upcalls rmx__proto_upcalls = {
 };
 
 /* Listeners ----------------------------------------------------------- */
+
+void rmx__listener_set_filter(struct rmx_listener *l, rmx__accept_filter fn,
+			      void *arg)
+{
+	l->filter = fn;
+	l->filter_arg = arg;
+}
 
 int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
 		rmx_accept_cb cb, void *arg, struct rmx_listener **out)

@@ -167,11 +167,19 @@ enum rmx__ep_ev {
 	RMX__EV_CLOSED = 1 << 2,
 };
 
+/*
+ * Decides on a connection request from the peer's connect data, before
+ * anything is allocated for it: 0 accepts, a negative errno rejects.
+ */
+typedef int (*rmx__accept_filter)(void *arg, const void *data, size_t len);
+
 struct rmx_listener {
 	struct rmx__proto *p;
 	struct rmx__tp_listener *tpl;
 	rmx_accept_cb cb;
 	void *arg;
+	rmx__accept_filter filter;	/* optional */
+	void *filter_arg;
 	struct rmx__list link;
 };
 
@@ -331,6 +339,8 @@ int64_t rmx__ep_next_deadline(struct rmx__proto *p);
 int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
 		rmx_accept_cb cb, void *arg, struct rmx_listener **out);
 void rmx__listener_destroy(struct rmx_listener *l);
+void rmx__listener_set_filter(struct rmx_listener *l, rmx__accept_filter fn,
+			      void *arg);
 int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out);
 void rmx__ep_destroy(struct rmx_ep *ep);
