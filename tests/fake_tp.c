@@ -16,6 +16,7 @@ static int fake_open(struct rmx__loop *loop,
 		return -ENOMEM;
 	tp->base.ops = &fake_tp_ops;
 	tp->base.max_key = UINT32_MAX;
+	tp->base.max_priv = 56;	/* rdma_cm's private data in a RoCE REQ */
 	tp->base.caps = RMX__TP_CAP_ATOMIC | RMX__TP_CAP_IMM_CONSUMES_RECV |
 			RMX__TP_CAP_ORDERED | RMX__TP_CAP_LOCAL_MR |
 			RMX__TP_CAP_CONNECTED;

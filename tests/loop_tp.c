@@ -869,6 +869,18 @@ static const char *loop_device_name(const struct rmx__tp *tp)
 	return "loop0";
 }
 
+static int loop_host_addr(const struct rmx__tp *tp,
+			  struct sockaddr_storage *out)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+
+	(void)tp;
+	memset(out, 0, sizeof(*out));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(0xc0000201);	/* 192.0.2.1 */
+	return 0;
+}
+
 static int loop_progress(struct rmx__tp *base)
 {
 	struct loop_tp *tp = (struct loop_tp *)base;
@@ -1152,6 +1164,7 @@ const struct rmx__tp_ops loop_tp_ops = {
 	.open = loop_open,
 	.close = loop_close,
 	.device_name = loop_device_name,
+	.host_addr = loop_host_addr,
 	.progress = loop_progress,
 	.arm = loop_arm,
 	.mr_reg = loop_mr_reg,

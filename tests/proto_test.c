@@ -87,8 +87,15 @@ static rmx_context_t *context_with(const char *const *env)
 
 void pt_start(struct pt_pair *pp, bool two, const char *const *sctx_env)
 {
+	pt_start_data(pp, two, sctx_env, NULL, 0);
+}
+
+void pt_start_data(struct pt_pair *pp, bool two, const char *const *sctx_env,
+		   const void *data, size_t len)
+{
 	struct rmx_ep_params params = { .event_cb = lab_record_event,
-					.arg = &pp->cev };
+					.arg = &pp->cev, .connect_data = data,
+					.connect_data_len = len };
 	char addr[64];
 	int ret;
 

@@ -40,6 +40,9 @@ struct pt_pair {
 void pt_open(struct pt_pair *pp, bool two, const char *const *sctx_env);
 /* The same without waiting: the client is still connecting. */
 void pt_start(struct pt_pair *pp, bool two, const char *const *sctx_env);
+/* pt_start(), the client sending len bytes of connect data. */
+void pt_start_data(struct pt_pair *pp, bool two, const char *const *sctx_env,
+		   const void *data, size_t len);
 void pt_close(struct pt_pair *pp);
 
 /*

@@ -95,6 +95,39 @@ static void run_sizes(struct pt_pair *pp, const size_t *sizes, int n,
 	ck_assert_int_eq(pp->sev.count[RMX_EP_EVENT_CLOSED], 0);
 }
 
+/* The listener learns who called: the connect data, byte for byte. */
+START_TEST(connect_data_reaches_the_acceptor)
+{
+	unsigned char id[RMX_CONNECT_DATA_MAX], big[RMX_CONNECT_DATA_MAX + 1];
+	struct rmx_ep_params params = { .connect_data = big,
+					.connect_data_len = sizeof(big) };
+	struct pt_pair pp;
+	const void *data;
+	rmx_ep_t *ep;
+	size_t len;
+	int i;
+
+	pt_setup();
+	for (i = 0; i < RMX_CONNECT_DATA_MAX; i++)
+		id[i] = (unsigned char)(0xa0 + i);
+	pt_start_data(&pp, true, NULL, id, sizeof(id));
+	pt_wait_count(&pp, &pp.accepts, 1, 5000);
+	ck_assert_int_eq(rmx_ep_peer_data(pp.server, &data, &len), 0);
+	ck_assert_uint_eq(len, sizeof(id));
+	ck_assert_mem_eq(data, id, sizeof(id));
+	/* The connecting side hears nothing back. */
+	ck_assert_int_eq(rmx_ep_peer_data(pp.client, &data, &len), 0);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(rmx_connect(pp.cctx, "192.0.2.1:1", &params, &ep),
+			 -EMSGSIZE);
+	params.connect_data = NULL;
+	params.connect_data_len = 1;
+	ck_assert_int_eq(rmx_connect(pp.cctx, "192.0.2.1:1", &params, &ep),
+			 -EINVAL);
+	pt_close(&pp);
+}
+END_TEST
+
 START_TEST(eager_in_order)
 {
 	static const size_t sizes[] = { 0, 1, 100, 255, 256, 7 };
@@ -571,6 +604,7 @@ Suite *test_suite(void)
 	Suite *s = suite_create("proto_msg");
 	TCase *tc = tcase_create("msg");
 
+	tcase_add_test(tc, connect_data_reaches_the_acceptor);
 	tcase_add_test(tc, eager_in_order);
 	tcase_add_test(tc, rendezvous_threshold);
 	tcase_add_test(tc, mixed_paths_match_in_order);

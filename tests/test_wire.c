@@ -102,6 +102,25 @@ START_TEST(conn_priv)
 	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTO);
 	buf[0] ^= 1;
 	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTO);
+
+	/* Connect data: carried whole; a length past the buffer is refused. */
+	in.rx_depth = 64;
+	in.data_len = 5;
+	memcpy(in.data, "rank7", 5);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_uint_eq(rmx__conn_priv_pack(buf, &in), 22);
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, sizeof(buf), &out), 0);
+	ck_assert_uint_eq(out.data_len, 5);
+	ck_assert_mem_eq(out.data, "rank7", 5);
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, 21, &out), -EPROTO);
+	buf[16] = RMX_CONNECT_DATA_MAX + 1;
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, sizeof(buf), &out), -EPROTO);
+	/* Without data, the CM's zero padding reads as none. */
+	in.data_len = 0;
+	memset(buf, 0, sizeof(buf));
+	ck_assert_uint_eq(rmx__conn_priv_pack(buf, &in), 16);
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, sizeof(buf), &out), 0);
+	ck_assert_uint_eq(out.data_len, 0);
 }
 END_TEST
 

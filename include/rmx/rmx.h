@@ -122,12 +122,19 @@ typedef void (*rmx_accept_cb)(rmx_listener_t *listener, rmx_ep_t *ep,
 /* Completion of a send, receive, put or get. len: bytes transferred. */
 typedef void (*rmx_comp_cb)(void *arg, int status, size_t len);
 
+/* Bytes of connect data an rmx_connect() may carry to the listener. */
+#define RMX_CONNECT_DATA_MAX 32
+
+/* Zero it first ({0}): fields are only ever added at the end. */
 struct rmx_ep_params {
 	rmx_ep_event_cb event_cb;	/* optional */
 	void *arg;			/* passed to event_cb */
 	int timeout_ms;			/* connect timeout; 0: RMX_CONNECT_TIMEOUT_MS */
 	/* Connect from: "ip", "ip:port", "[ipv6]", "[ipv6]:port"; NULL: any. */
 	const char *src_addr;
+	/* Who is calling, for the accepting side's rmx_ep_peer_data(). */
+	const void *connect_data;
+	size_t connect_data_len;	/* at most RMX_CONNECT_DATA_MAX */
 };
 
 /*
@@ -149,6 +156,14 @@ RMX_EXPORT void rmx_listener_destroy(rmx_listener_t *listener);
  */
 RMX_EXPORT int rmx_connect(rmx_context_t *ctx, const char *addr,
 			   const struct rmx_ep_params *params, rmx_ep_t **out);
+
+/*
+ * The connect data the peer sent (an accepted endpoint: its
+ * rmx_ep_params.connect_data; *len 0 when it sent none). Valid while ep
+ * lives.
+ */
+RMX_EXPORT int rmx_ep_peer_data(const rmx_ep_t *ep, const void **data,
+				size_t *len);
 
 /* Replaces the event callback (e.g. of an accepted endpoint). */
 RMX_EXPORT int rmx_ep_set_event_cb(rmx_ep_t *ep, rmx_ep_event_cb cb,
@@ -420,6 +435,64 @@ enum rmx_rcache_mode {
  * while ctx lives.
  */
 RMX_EXPORT int rmx_rcache_mode(rmx_context_t *ctx, const char **why);
+
+/* ---- jobs: ranks started together by a launcher ----------------------- */
+
+/*
+ * A process started by a PMIx launcher (mpirun, srun --mpi=pmix, prterun)
+ * learns its rank and the job's size, and gets an endpoint to any other
+ * rank by its number. Each rank listens on its context's device and
+ * publishes the address through the launcher; connections are made on
+ * first use (or all at once), one per pair of ranks even when both call
+ * at the same moment. rmx_job_init() and the calls that wait for other
+ * ranks progress ctx while they wait, so they must not be called from a
+ * callback (-EDEADLK). Needs librmx's PMIx module (built when PMIx is
+ * found); without it -EPROTONOSUPPORT. See rmx_job_init(3).
+ */
+typedef struct rmx_job rmx_job_t;
+
+enum rmx_job_flags {
+	RMX_JOB_CONNECT_ALL = 1 << 0,	/* rmx_job_connect_all() in init */
+};
+
+/* Joins the job: every rank of it must call this, once, collectively. */
+RMX_EXPORT int rmx_job_init(rmx_context_t *ctx, unsigned int flags,
+			    rmx_job_t **out);
+
+/* Destroys the job's endpoints and listener; ctx stays. Not collective. */
+RMX_EXPORT void rmx_job_fini(rmx_job_t *job);
+
+RMX_EXPORT uint32_t rmx_job_rank(const rmx_job_t *job);
+RMX_EXPORT uint32_t rmx_job_size(const rmx_job_t *job);
+
+/* The ranks on this node, this one included, ascending. */
+RMX_EXPORT int rmx_job_local_ranks(const rmx_job_t *job,
+				   const uint32_t **ranks, size_t *n);
+
+/*
+ * The endpoint to rank, connected: made on first use, progressing ctx
+ * until it is up (the peer must progress too) or RMX_CONNECT_TIMEOUT_MS
+ * passes. The job owns it: do not rmx_ep_destroy() it. Once it closed,
+ * its error. Not to this rank itself (-EINVAL).
+ */
+RMX_EXPORT int rmx_job_ep(rmx_job_t *job, uint32_t rank, rmx_ep_t **ep);
+
+/* Connects to every rank; collective. */
+RMX_EXPORT int rmx_job_connect_all(rmx_job_t *job);
+
+/* The rank at the other end of a job endpoint, or -ENOENT. */
+RMX_EXPORT int rmx_job_ep_rank(const rmx_job_t *job, const rmx_ep_t *ep);
+
+/* Returns when every rank has called it; progresses ctx meanwhile. */
+RMX_EXPORT int rmx_job_barrier(rmx_job_t *job);
+
+/*
+ * Collective: every rank gives len bytes (the same len everywhere); all
+ * receives size * len bytes, rank r's at all + r * len. For exchanging
+ * rmx_remote_pack() descriptors, say.
+ */
+RMX_EXPORT int rmx_job_allgather(rmx_job_t *job, const void *mine, size_t len,
+				 void *all);
 
 #ifdef __cplusplus
 }

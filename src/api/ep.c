@@ -45,6 +45,8 @@ int rmx_connect(rmx_context_t *ctx, const char *addr,
 
 	RMX__CHECK(ctx && addr && out, "NULL ctx, addr or out");
 	RMX__CHECK(!params || params->timeout_ms >= 0, "timeout_ms < 0");
+	RMX__CHECK(!params || !params->connect_data_len ||
+		   params->connect_data, "connect_data NULL with a length");
 	ret = rmx__addr_parse(addr, &ss);
 	if (!ret && has_src)
 		ret = rmx__addr_parse_src(params->src_addr, &src);
@@ -54,6 +56,14 @@ int rmx_connect(rmx_context_t *ctx, const char *addr,
 		   "src_addr and addr are of different address families");
 	return rmx__connect(&ctx->proto, has_src ? (struct sockaddr *)&src : NULL,
 			    (struct sockaddr *)&ss, params, out);
+}
+
+int rmx_ep_peer_data(const rmx_ep_t *ep, const void **data, size_t *len)
+{
+	RMX__CHECK(ep && data && len, "NULL ep, data or len");
+	*data = ep->peer_data;
+	*len = ep->peer_data_len;
+	return 0;
 }
 
 int rmx_ep_set_event_cb(rmx_ep_t *ep, rmx_ep_event_cb cb, void *arg)

@@ -63,6 +63,10 @@ const struct rmx__knob rmx__knobs[] = {
 		  "probe a connected peer's device after this long without a completion (0: off)"),
 	KNOB_UINT("RMX_PEER_TIMEOUT_MS", "0", 0, 3600000, peer_timeout_ms,
 		  "close an endpoint whose peer's rmx sent nothing this long, pinging it halfway (0: off)"),
+	{ .name = "RMX_JOB_ADDR", .def = "", .type = RMX__KNOB_STRING,
+	  .offset = offsetof(struct rmx__config, job_addr),
+	  .max = RMX__JOB_ADDR_MAX,
+	  .help = "IP address a job's ranks listen on and publish (empty: an address of the context's device)" },
 };
 
 const size_t rmx__nknobs = sizeof(rmx__knobs) / sizeof(rmx__knobs[0]);

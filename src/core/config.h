@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #define RMX__TRANSPORT_NAME_MAX 32
+#define RMX__JOB_ADDR_MAX 64
 
 /*
  * Everything a context reads from the RMX_* environment, validated. Each
@@ -29,6 +30,7 @@ struct rmx__config {
 	uint32_t keepalive_ms;	/* probe an idle peer this often; 0: off */
 	uint32_t peer_timeout_ms;	/* application-level check; 0: off */
 	uint64_t rpc_max;	/* largest RPC payload either way */
+	char job_addr[RMX__JOB_ADDR_MAX];	/* RMX_JOB_ADDR */
 };
 
 enum rmx__monitor_kind {

@@ -31,15 +31,19 @@ void rmx__ep_destroy(struct rmx_ep *ep)
 		rmx__proto_run(p, &cancelled);
 }
 
-static void priv_of(const struct rmx__proto *p, uint8_t *buf)
+static size_t priv_of(const struct rmx__proto *p, const void *data,
+		      size_t data_len, uint8_t *buf)
 {
 	struct rmx__conn_priv cp = {
 		.version = RMX__WIRE_VERSION,
 		.rx_depth = p->cfg->rx_depth,
 		.eager_max = p->cfg->eager_max,
+		.data_len = (uint8_t)data_len,
 	};
 
-	rmx__conn_priv_pack(buf, &cp);
+	if (data_len)
+		memcpy(cp.data, data, data_len);
+	return rmx__conn_priv_pack(buf, &cp);
 }
 
 static void want_caps(const struct rmx__proto *p, struct rmx__tp_conn_want *c)
@@ -55,13 +59,20 @@ int rmx__connect(struct rmx__proto *p, const struct sockaddr *src,
 		 const struct rmx_ep_params *params, struct rmx_ep **out)
 {
 	struct rmx__tp_conn_want want;
-	uint8_t priv[RMX__CONN_PRIV_SIZE];
+	uint8_t priv[RMX__CONN_PRIV_MAX];
+	size_t priv_len, data_len = params ? params->connect_data_len : 0;
 	char peer[64];
 	struct rmx_ep *ep;
 	uint32_t timeout;
 	int ret;
 
 	rmx__addr_format(sa, peer, sizeof(peer));
+	/* Every backend carries RMX__CONN_PRIV_MAX (transport.h). */
+	if (data_len > RMX_CONNECT_DATA_MAX) {
+		rmx__err("connect to %s: %zu bytes of connect data, at most %d",
+			 peer, data_len, RMX_CONNECT_DATA_MAX);
+		return -EMSGSIZE;
+	}
 	ret = rmx__ep_new(p, peer, &ep);
 	if (ret)
 		return ret;
@@ -75,8 +86,9 @@ int rmx__connect(struct rmx__proto *p, const struct sockaddr *src,
 	}
 	rmx__ep_set_deadline(ep, rmx__now_ms() + timeout);
 	want_caps(p, &want);
-	priv_of(p, priv);
-	ret = p->tp->ops->connect(p->tp, src, sa, &want, priv, sizeof(priv),
+	priv_len = priv_of(p, data_len ? params->connect_data : NULL, data_len,
+			   priv);
+	ret = p->tp->ops->connect(p->tp, src, sa, &want, priv, priv_len,
 				  timeout, ep, &ep->conn);
 	if (ret) {
 		rmx__err("connect to %s: %s", peer, rmx_strerror(ret));
@@ -162,28 +174,39 @@ static void up_closed(void *upctx, struct rmx__tp_conn *conn, int status)
 	rmx__ep_fail(conn->owner, status);
 }
 
+/* *chosen: the listener's filter refused it, by choice, not by failure. */
 static int accept_request(struct rmx__proto *p, struct rmx_listener *l,
 			  struct rmx__tp_conn *conn, const char *name,
-			  const void *priv, size_t priv_len)
+			  const void *priv, size_t priv_len, bool *chosen)
 {
 	struct rmx__tp_conn_want want;
-	uint8_t mine[RMX__CONN_PRIV_SIZE];
+	uint8_t mine[RMX__CONN_PRIV_MAX];
 	struct rmx__conn_priv cp;
+	size_t mine_len;
 	struct rmx_ep *ep;
 	int ret;
 
 	ret = rmx__conn_priv_parse(priv, priv_len, &cp);
 	if (ret)
 		return ret;
+	if (l->filter) {
+		ret = l->filter(l->filter_arg, cp.data, cp.data_len);
+		if (ret) {
+			*chosen = true;
+			return ret;
+		}
+	}
 	ret = rmx__ep_new(p, name, &ep);
 	if (ret)
 		return ret;
 	ep->listener = l;
 	take_peer_limits(ep, &cp);
+	ep->peer_data_len = cp.data_len;
+	memcpy(ep->peer_data, cp.data, cp.data_len);
 	want_caps(p, &want);
-	priv_of(p, mine);
+	mine_len = priv_of(p, NULL, 0, mine);
 	ep->conn = conn;
-	ret = p->tp->ops->accept(conn, &want, mine, sizeof(mine), ep);
+	ret = p->tp->ops->accept(conn, &want, mine, mine_len, ep);
 	if (ret) {
 		/* The transport rejects and frees conn itself. */
 		ep->conn = NULL;
@@ -227,13 +250,17 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 {
 	struct rmx__proto *p = upctx;
 	char name[RMX_ADDR_STRLEN], why[400];
+	bool chosen = false;
 	int ret, level;
 
 	rmx__addr_format(peer, name, sizeof(name));
 	rmx__log_capture_begin(why, sizeof(why));
-	ret = accept_request(p, tpl->owner, conn, name, priv, priv_len);
+	ret = accept_request(p, tpl->owner, conn, name, priv, priv_len,
+			     &chosen);
 	level = rmx__log_capture_end();
-	if (ret)
+	if (ret && chosen)
+		rmx__dbg("refusing %s: %s", name, rmx_strerror(ret));
+	else if (ret)
 		log_refusal(p, name, ret, why);
 	else if (level)
 		RMX__LOG(level, "%s", why);
@@ -249,6 +276,13 @@ const struct rmx__tp_upcalls rmx__proto_upcalls = {
 };
 
 /* Listeners ----------------------------------------------------------- */
+
+void rmx__listener_set_filter(struct rmx_listener *l, rmx__accept_filter fn,
+			      void *arg)
+{
+	l->filter = fn;
+	l->filter_arg = arg;
+}
 
 int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
 		rmx_accept_cb cb, void *arg, struct rmx_listener **out)

@@ -34,6 +34,12 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 			 tp->caps & RMX__TP_CAP_LOCAL_MR ? "" : "local registrations");
 		return -EOPNOTSUPP;
 	}
+	if (tp->max_priv < RMX__CONN_PRIV_MAX) {
+		rmx__err("transport %s carries %u bytes in a connect, rmx's handshake needs %u; use another RMX_TRANSPORT",
+			 tp->ops->name, tp->max_priv,
+			 (unsigned int)RMX__CONN_PRIV_MAX);
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 

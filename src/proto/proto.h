@@ -168,11 +168,19 @@ enum rmx__ep_ev {
 	RMX__EV_CLOSED = 1 << 2,
 };
 
+/*
+ * Decides on a connection request from the peer's connect data, before
+ * anything is allocated for it: 0 accepts, a negative errno rejects.
+ */
+typedef int (*rmx__accept_filter)(void *arg, const void *data, size_t len);
+
 struct rmx_listener {
 	struct rmx__proto *p;
 	struct rmx__tp_listener *tpl;
 	rmx_accept_cb cb;
 	void *arg;
+	rmx__accept_filter filter;	/* optional */
+	void *filter_arg;
 	struct rmx__list link;
 };
 
@@ -203,6 +211,8 @@ struct rmx_ep {
 	struct rmx__list link;		/* proto->eps */
 	char peer[RMX_ADDR_STRLEN];	/* rmx_ep_peer_addr() */
 	char local[RMX_ADDR_STRLEN];	/* rmx_ep_local_addr(); "": not yet */
+	uint8_t peer_data_len;		/* the peer's rmx_ep_params.connect_data */
+	uint8_t peer_data[RMX_CONNECT_DATA_MAX];
 
 	uint32_t eager_max;		/* largest eager payload both sides accept */
 	uint32_t slot_size;		/* header + eager_max */
@@ -341,6 +351,8 @@ int64_t rmx__ep_next_deadline(struct rmx__proto *p);
 int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
 		rmx_accept_cb cb, void *arg, struct rmx_listener **out);
 void rmx__listener_destroy(struct rmx_listener *l);
+void rmx__listener_set_filter(struct rmx_listener *l, rmx__accept_filter fn,
+			      void *arg);
 int rmx__connect(struct rmx__proto *p, const struct sockaddr *src,
 		 const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out);

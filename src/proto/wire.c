@@ -194,7 +194,7 @@ int rmx__rpc_hdr_parse(const void *buf, uint8_t type,
 	return 0;
 }
 
-void rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp)
+size_t rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp)
 {
 	uint8_t *p = buf;
 
@@ -203,6 +203,12 @@ void rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp)
 	put16(p + 6, 0);
 	put32(p + 8, cp->rx_depth);
 	put32(p + 12, cp->eager_max);
+	/* A peer without connect data sends none: the CM pads with zeros. */
+	if (!cp->data_len)
+		return RMX__CONN_PRIV_SIZE;
+	p[RMX__CONN_PRIV_SIZE] = cp->data_len;
+	memcpy(p + RMX__CONN_PRIV_SIZE + 1, cp->data, cp->data_len);
+	return RMX__CONN_PRIV_SIZE + 1 + cp->data_len;
 }
 
 int rmx__conn_priv_parse(const void *buf, size_t len,
@@ -228,5 +234,13 @@ int rmx__conn_priv_parse(const void *buf, size_t len,
 			 out->rx_depth, out->eager_max);
 		return -EPROTO;
 	}
+	out->data_len = len > RMX__CONN_PRIV_SIZE ? p[RMX__CONN_PRIV_SIZE] : 0;
+	if (out->data_len && (out->data_len > RMX_CONNECT_DATA_MAX ||
+			      RMX__CONN_PRIV_SIZE + 1 + (size_t)out->data_len > len)) {
+		rmx__err("peer's connect data claims %u bytes in %zu",
+			 out->data_len, len);
+		return -EPROTO;
+	}
+	memcpy(out->data, p + RMX__CONN_PRIV_SIZE + 1, out->data_len);
 	return 0;
 }

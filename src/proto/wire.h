@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rmx/rmx.h>
+
 #define RMX__WIRE_MAGIC 0x524d		/* "RM" */
 #define RMX__WIRE_VERSION 1
 #define RMX__WIRE_HDR_SIZE 16
@@ -82,14 +84,19 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 /* Connection private data, exchanged in the CM handshake. */
 #define RMX__CONN_MAGIC 0x524d5843u	/* "RMXC" */
 #define RMX__CONN_PRIV_SIZE 16
+/* The fixed part, then a length byte and the application's connect data. */
+#define RMX__CONN_PRIV_MAX (RMX__CONN_PRIV_SIZE + 1 + RMX_CONNECT_DATA_MAX)
 
 struct rmx__conn_priv {
 	uint16_t version;
 	uint32_t rx_depth;	/* receives the sender keeps posted */
 	uint32_t eager_max;	/* largest payload it accepts */
+	uint8_t data_len;	/* rmx_ep_params.connect_data */
+	uint8_t data[RMX_CONNECT_DATA_MAX];
 };
 
-void rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp);
+/* Returns the bytes written: RMX__CONN_PRIV_SIZE plus the connect data. */
+size_t rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp);
 /* -EPROTO for foreign or truncated data, -EPROTONOSUPPORT for a version. */
 int rmx__conn_priv_parse(const void *buf, size_t len,
 			 struct rmx__conn_priv *out);

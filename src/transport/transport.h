@@ -207,6 +207,12 @@ struct rmx__tp_ops {
 	void (*close)(struct rmx__tp *tp);
 	/* What the context opened: a device, or a fabric's domain, by name. */
 	const char *(*device_name)(const struct rmx__tp *tp);
+	/*
+	 * An address peers reach this backend at, for listeners others
+	 * must find (a job's); -EADDRNOTAVAIL, logged, when there is none.
+	 */
+	int (*host_addr)(const struct rmx__tp *tp,
+			 struct sockaddr_storage *out);
 
 	/* Handles ready events; never blocks. Returns a count or -errno. */
 	int (*progress)(struct rmx__tp *tp);

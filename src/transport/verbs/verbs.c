@@ -386,6 +386,7 @@ const struct rmx__tp_ops rmx__verbs_ops = {
 	.open = verbs_open,
 	.close = verbs_close,
 	.device_name = verbs_device_name,
+	.host_addr = rmx__verbs_host_addr,
 	.progress = verbs_progress,
 	.arm = verbs_arm,
 	.mr_reg = verbs_mr_reg,

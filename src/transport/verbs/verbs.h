@@ -157,6 +157,10 @@ int rmx__verbs_wr_push(struct verbs_conn *c, enum rmx__tp_comp_kind kind,
 /* Forgets the one just pushed: its post failed. */
 void rmx__verbs_wr_unpush(struct verbs_conn *c, enum rmx__tp_comp_kind kind);
 int rmx__verbs_errno_from_wc(enum ibv_wc_status st);
+
+/* addr.c: an IP of the opened port; -EADDRNOTAVAIL when it has none. */
+int rmx__verbs_host_addr(const struct rmx__tp *base,
+			 struct sockaddr_storage *out);
 uint32_t rmx__verbs_lkey(const struct rmx__tp_mr *mr);
 
 /* CM half of the ops table. */
