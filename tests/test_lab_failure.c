@@ -2,14 +2,16 @@
 /*
  * Failure handling against a real peer process: this executable re-runs
  * itself as an echo server (RMX_TEST_ROLE=echo), so the server has verbs
- * state of its own, and the test kills it mid-stream, or stops it. A
- * vanished node, which sends no disconnect, is played in-process.
+ * state of its own, and the test kills it mid-stream, stops it, or has
+ * it close cleanly, to tell those apart. A vanished node, which sends no
+ * disconnect, is played in-process.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,9 @@
 
 #define MSG 256
 #define SLOTS 32
+
+/* RPC ids the echo server serves. */
+enum { RPC_ECHO = 1, RPC_BYE, RPC_EXIT };
 
 struct echo {
 	rmx_ep_t *ep;
@@ -48,6 +53,8 @@ static void echo_sent(void *arg, int status, size_t len)
 	uint8_t (*slot)[MSG] = arg;
 
 	(void)len;
+	if (status == -ECANCELED)
+		return;		/* it destroyed the endpoint itself */
 	if (status)
 		exit(0);
 	post_slot(&echo_state, (int)(slot - echo_state.buf));
@@ -57,6 +64,8 @@ static void echo_recv(void *arg, int status, size_t len)
 {
 	uint8_t (*slot)[MSG] = arg;
 
+	if (status == -ECANCELED)
+		return;
 	if (status)
 		exit(0);
 	rmx_send(echo_state.ep, *slot, len, echo_sent, slot);
@@ -95,7 +104,26 @@ static void echo_rpc(void *arg, rmx_rpc_req_t *req, const void *data,
 	rmx_rpc_respond(req, 0, copy, len, free_copy, copy);
 }
 
-/* The child's whole life: serve one client until killed. */
+static int exiting;
+
+/*
+ * RPC_BYE answers, then destroys the endpoint it came on: a clean close
+ * behind the answer. RPC_EXIT does the same, and the process then
+ * destroys its context and exits at once.
+ */
+static void bye_rpc(void *arg, rmx_rpc_req_t *req, const void *data,
+		    size_t len)
+{
+	rmx_ep_t *ep = rmx_rpc_req_ep(req);
+
+	(void)data;
+	(void)len;
+	rmx_rpc_respond(req, 0, NULL, 0, NULL, NULL);
+	rmx_ep_destroy(ep);
+	exiting = arg != NULL;
+}
+
+/* The child's whole life: serve clients until killed, or told to exit. */
 static void echo_server(const char *port)
 {
 	rmx_context_t *ctx;
@@ -104,12 +132,16 @@ static void echo_server(const char *port)
 
 	snprintf(addr, sizeof(addr), "%s:%s", lab_addr(), port);
 	if (rmx_context_create(&ctx) ||
-	    rmx_rpc_register(ctx, 1, echo_rpc, NULL) ||
+	    rmx_rpc_register(ctx, RPC_ECHO, echo_rpc, NULL) ||
+	    rmx_rpc_register(ctx, RPC_BYE, bye_rpc, NULL) ||
+	    rmx_rpc_register(ctx, RPC_EXIT, bye_rpc, &exiting) ||
 	    rmx_listen(ctx, addr, echo_accept, NULL, &l))
 		exit(3);
-	for (;;)
+	while (!exiting)
 		if (rmx_wait(ctx, 1000) < 0)
 			exit(4);
+	rmx_context_destroy(ctx);
+	exit(0);
 }
 
 static long now_ms(void)
@@ -129,6 +161,8 @@ static pid_t start_server(int port)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		/* A failed check (CK_FORK=no) must not leave it serving. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv("RMX_TEST_ROLE", "echo", 1);
 		setenv("RMX_TEST_PORT", ps, 1);
 		execl("/proc/self/exe", "echo-server", (char *)NULL);
@@ -270,6 +304,118 @@ START_TEST(peer_killed_mid_stream)
 	free(sent);
 	free(back);
 	free(bufs);
+}
+END_TEST
+
+/* Receives left pending on the client; how many ended, with which status. */
+struct waiting {
+	struct lab_comp comp[4];
+	uint8_t buf[4][MSG];
+};
+
+static void post_waiting(struct client *c, struct waiting *w)
+{
+	int i, ret = 0;
+
+	memset(w, 0, sizeof(*w));
+	for (i = 0; i < 4; i++)
+		ret |= rmx_recv(c->ep, w->buf[i], MSG, lab_comp_cb, &w->comp[i]);
+	ck_assert_int_eq(ret, 0);
+}
+
+static int ended_with(const struct waiting *w, int status)
+{
+	int i, n = 0;
+
+	for (i = 0; i < 4; i++)
+		n += w->comp[i].done == 1 && w->comp[i].status == status;
+	return n;
+}
+
+/* The child's wait status once it ended; killed after ms. */
+static int wait_exit(pid_t pid, int ms)
+{
+	long end = now_ms() + ms;
+	int st = 0;
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	return st;
+}
+
+/* The server answers call `id`, then its endpoint goes: wait for both. */
+static void close_by_rpc(struct client *c, int id, struct rpc_probe *probe)
+{
+	memset(probe, 0, sizeof(*probe));
+	ck_assert_int_eq(rmx_rpc_call(c->ep, id, NULL, 0, NULL, probe_done,
+				      probe, NULL), 0);
+	lab_wait_flag(c->ctx, &c->ev.count[RMX_EP_EVENT_CLOSED], 20000);
+}
+
+/*
+ * The server process destroys its endpoint: the client's closes with
+ * status 0 after the answer that came before, and its receives end once
+ * with -ECONNRESET. The same process SIGKILLed later: an error. A server
+ * that destroys endpoint and context and exits at once: clean again.
+ */
+START_TEST(peer_destroy_is_clean_kill_is_not)
+{
+	int port = 20000 + (getpid() + 13) % 20000, st;
+	struct rpc_probe probe;
+	struct waiting w;
+	struct client c;
+	pid_t pid = start_server(port);
+
+	client_connect(&c, port);
+	post_waiting(&c, &w);
+	close_by_rpc(&c, RPC_BYE, &probe);
+	fprintf(stderr, "peer destroyed its endpoint: status %d\n",
+		c.ev.status);
+	ck_assert_int_eq(probe.done, 1);
+	ck_assert_int_eq(probe.status, 0);
+	ck_assert_int_eq(c.ev.status, 0);
+	ck_assert_int_eq(rmx_ep_error(c.ep), 0);
+	ck_assert_int_eq(ended_with(&w, -ECONNRESET), 4);
+	ck_assert_int_eq(rmx_send(c.ep, "x", 1, NULL, NULL), -ENOTCONN);
+	rmx_ep_destroy(c.ep);
+	lab_spin(c.ctx, 100);
+	ck_assert_int_eq(ended_with(&w, -ECONNRESET), 4);
+	ck_assert_int_eq(c.ev.count[RMX_EP_EVENT_CLOSED], 1);
+	rmx_context_destroy(c.ctx);
+
+	/* The same server, killed: an error, never 0. */
+	client_connect(&c, port);
+	post_waiting(&c, &w);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	lab_wait_flag(c.ctx, &c.ev.count[RMX_EP_EVENT_CLOSED], 20000);
+	fprintf(stderr, "peer killed: status %d (%s)\n", c.ev.status,
+		rmx_strerror(c.ev.status));
+	ck_assert_int_lt(c.ev.status, 0);
+	ck_assert_int_eq(rmx_ep_error(c.ep), c.ev.status);
+	ck_assert_int_eq(ended_with(&w, c.ev.status), 4);
+	rmx_ep_destroy(c.ep);
+	rmx_context_destroy(c.ctx);
+
+	/* Endpoint and context destroyed, then exit(): still clean. */
+	pid = start_server(port + 1);
+	client_connect(&c, port + 1);
+	post_waiting(&c, &w);
+	close_by_rpc(&c, RPC_EXIT, &probe);
+	ck_assert_int_eq(probe.status, 0);
+	ck_assert_int_eq(c.ev.status, 0);
+	ck_assert_int_eq(ended_with(&w, -ECONNRESET), 4);
+	st = wait_exit(pid, 10000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "server ended with status 0x%x", st);
+	rmx_ep_destroy(c.ep);
+	rmx_context_destroy(c.ctx);
 }
 END_TEST
 
@@ -472,6 +618,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, stopped_peer_stays_connected);
 	tcase_add_test(tc, stopped_peer_times_out_when_asked);
 	tcase_add_test(tc, vanished_peer_found_by_probe);
+	tcase_add_test(tc, peer_destroy_is_clean_kill_is_not);
 	suite_add_tcase(s, tc);
 	return s;
 }

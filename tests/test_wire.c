@@ -38,7 +38,7 @@ START_TEST(rejects_each_bad_field)
 		uint8_t val;
 	} bad[] = {
 		{ 0, 0x00 },  { 1, 0x00 }, { 2, 2 },	/* magic, version */
-		{ 3, 0 },     { 3, 99 },		/* type */
+		{ 3, 0 },     { 3, 8 },  { 3, 99 },	/* type */
 		{ 4, 0x80 },  { 5, 0x01 },		/* unknown flags */
 		{ 8, 0x01 },  { 11, 9 },  { 11, 7 },	/* length */
 		{ 15, 1 },				/* reserved */
@@ -202,6 +202,31 @@ START_TEST(rpc_headers)
 }
 END_TEST
 
+/* A BYE is a bare header: no payload, no flags. */
+START_TEST(bye)
+{
+	uint8_t buf[RMX__WIRE_HDR_SIZE + 8];
+	struct rmx__wire_hdr h = { .type = RMX__MSG_BYE, .credits = 3 }, out;
+	static const uint16_t flags[] = { RMX__FLAG_PING, RMX__FLAG_RNDV };
+	size_t i;
+
+	rmx__wire_pack(buf, &h);
+	ck_assert_int_eq(rmx__wire_parse(buf, RMX__WIRE_HDR_SIZE, 8, &out), 0);
+	ck_assert_uint_eq(out.type, RMX__MSG_BYE);
+	ck_assert_uint_eq(out.credits, 3);
+	h.len = 8;
+	rmx__wire_pack(buf, &h);
+	ck_assert_int_eq(rmx__wire_parse(buf, sizeof(buf), 8, &out), -EPROTO);
+	h.len = 0;
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		h.flags = flags[i];
+		rmx__wire_pack(buf, &h);
+		ck_assert_int_eq(rmx__wire_parse(buf, RMX__WIRE_HDR_SIZE, 8,
+						 &out), -EPROTO);
+	}
+}
+END_TEST
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("wire");
@@ -213,6 +238,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, rejects_each_bad_field);
 	tcase_add_test(tc, conn_priv);
 	tcase_add_test(tc, rpc_headers);
+	tcase_add_test(tc, bye);
 	suite_add_tcase(s, tc);
 	return s;
 }

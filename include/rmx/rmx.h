@@ -67,7 +67,9 @@ RMX_EXPORT int rmx_context_create(rmx_context_t **ctx);
 
 /*
  * Destroys every endpoint and listener still open (pending operations end
- * with -ECANCELED), deregisters memory left registered, then the context.
+ * with -ECANCELED), waits at most a second for connected peers to have
+ * the goodbye of a clean close (see rmx_ep_destroy()), deregisters memory
+ * left registered, then the context.
  */
 RMX_EXPORT void rmx_context_destroy(rmx_context_t *ctx);
 
@@ -109,7 +111,12 @@ enum rmx_ep_state {
 
 enum rmx_ep_event {
 	RMX_EP_EVENT_CONNECTED = 1,
-	RMX_EP_EVENT_CLOSED = 2,	/* status: why, a negative errno */
+	/*
+	 * status: why, a negative errno; 0 when the peer destroyed its
+	 * endpoint (clean close: rmx_ep_error() stays 0, pending
+	 * operations end with -ECONNRESET, new ones get -ENOTCONN).
+	 */
+	RMX_EP_EVENT_CLOSED = 2,
 };
 
 typedef void (*rmx_ep_event_cb)(rmx_ep_t *ep, enum rmx_ep_event event,
@@ -171,7 +178,10 @@ RMX_EXPORT int rmx_ep_set_event_cb(rmx_ep_t *ep, rmx_ep_event_cb cb,
 
 RMX_EXPORT enum rmx_ep_state rmx_ep_state(const rmx_ep_t *ep);
 
-/* 0 while connecting or connected; the negative errno that closed it. */
+/*
+ * 0 while connecting or connected; the negative errno that closed it,
+ * or 0 after the peer closed it cleanly.
+ */
 RMX_EXPORT int rmx_ep_error(const rmx_ep_t *ep);
 
 /*
@@ -179,6 +189,11 @@ RMX_EXPORT int rmx_ep_error(const rmx_ep_t *ep);
  * operations complete with -ECANCELED before this returns; when called
  * from a callback, they join the callbacks being run and complete before
  * that rmx_progress() returns. Other endpoints' callbacks are not run.
+ * A connected peer is told, behind all that was sent before, and closes
+ * with status 0; the connection lingers until that is acknowledged (at
+ * most a second). With one-sided work or a rendezvous send still in
+ * flight, or no credit left, it disconnects at once: the peer sees an
+ * error, as after a crash.
  */
 RMX_EXPORT void rmx_ep_destroy(rmx_ep_t *ep);
 

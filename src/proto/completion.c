@@ -4,6 +4,26 @@
 
 #include "proto/proto.h"
 
+/*
+ * On a destroyed endpoint's connection: what the peer sends now goes
+ * unread; the BYE waits for a send slot, and its completion (sends
+ * complete in order, it is the last) or any error ends the connection.
+ */
+static void linger_completion(struct rmx_ep *ep, const struct rmx__tp_comp *c,
+			      uint32_t slot)
+{
+	if (c->kind == RMX__TP_COMP_RECV) {
+		if (c->status)
+			rmx__ep_linger_end(ep);
+		return;
+	}
+	if (slot < ep->tx_depth && ep->tx[slot].op)
+		rmx__send_on_tx(ep, slot, c->status);
+	if (c->status || rmx__send_bye(ep) ||
+	    (ep->bye_sent && ep->ntx_free == ep->tx_depth))
+		rmx__ep_linger_end(ep);
+}
+
 /* A work request's wr_ctx is its ring slot; the connection names the ep. */
 void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 {
@@ -17,6 +37,10 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 	int status = c->status == -ECANCELED ? -ECONNRESET : c->status;
 
 	(void)upctx;
+	if (ep->lingering) {
+		linger_completion(ep, c, slot);
+		return;
+	}
 	if (c->kind == RMX__TP_COMP_RECV) {
 		if (slot >= ep->rx_depth)
 			return;

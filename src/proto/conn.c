@@ -14,19 +14,33 @@
 #include "core/log.h"
 #include "proto/proto.h"
 
+/*
+ * A connected endpoint tells its peer it goes (RMX__MSG_BYE), so the
+ * peer can tell this close from a crash: rdma_disconnect() carries no
+ * data. The endpoint is gone for the application at once; its
+ * connection lingers detached until the BYE's send completes, fails,
+ * or RMX__LINGER_MS pass, then disconnects.
+ */
 void rmx__ep_destroy(struct rmx_ep *ep)
 {
 	struct rmx__proto *p = ep->p;
 	struct rmx__list cancelled;
+	/* Inside a callback, they join the list being run. */
+	struct rmx__list *to = p->running ? p->running : &cancelled;
+	bool bye;
 
 	if (ep->destroying)
 		return;
 	ep->destroying = true;
 	rmx__list_init(&cancelled);
-	/* Inside a callback, they join the list being run. */
-	if (ep->state != RMX_EP_CLOSED)
-		rmx__ep_shutdown(ep, -ECANCELED, p->running ? p->running : &cancelled);
+	bye = rmx__send_bye_ready(ep);
+	if (bye)
+		rmx__ep_linger(ep, to);
+	else if (ep->state != RMX_EP_CLOSED)
+		rmx__ep_shutdown(ep, -ECANCELED, to);
 	rmx__ep_free(ep);
+	if (bye && rmx__send_bye(ep))
+		rmx__ep_linger_end(ep);
 	if (!p->running)
 		rmx__proto_run(p, &cancelled);
 }
@@ -170,8 +184,13 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 
 static void up_closed(void *upctx, struct rmx__tp_conn *conn, int status)
 {
+	struct rmx_ep *ep = conn->owner;
+
 	(void)upctx;
-	rmx__ep_fail(conn->owner, status);
+	if (ep->lingering)
+		rmx__ep_linger_end(ep);
+	else
+		rmx__ep_fail(ep, status);
 }
 
 /* *chosen: the listener's filter refused it, by choice, not by failure. */

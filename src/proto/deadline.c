@@ -142,6 +142,26 @@ static bool liveness_step(struct rmx_ep *ep, int64_t now)
 	return true;
 }
 
+/* A BYE not completed in time: the peer may see an error close. */
+static void check_lingering(struct rmx__proto *p, int64_t now)
+{
+	struct rmx__list *n, *next;
+
+	for (n = p->lingering.next; n != &p->lingering; n = next) {
+		struct rmx_ep *ep = rmx__container_of(n, struct rmx_ep, link);
+
+		next = n->next;
+		if (now < ep->deadline_ms) {
+			if (ep->deadline_ms < p->next_deadline)
+				p->next_deadline = ep->deadline_ms;
+			continue;
+		}
+		rmx__info("goodbye to %s not delivered in %d ms: disconnecting",
+			  ep->peer, RMX__LINGER_MS);
+		rmx__ep_linger_end(ep);
+	}
+}
+
 void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now)
 {
 	struct rmx__list *n, *next;
@@ -149,6 +169,7 @@ void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now)
 	if (now < p->next_deadline)
 		return;
 	p->next_deadline = INT64_MAX;
+	check_lingering(p, now);
 	for (n = p->eps.next; n != &p->eps; n = next) {
 		struct rmx_ep *ep = rmx__container_of(n, struct rmx_ep, link);
 

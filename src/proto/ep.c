@@ -121,13 +121,12 @@ int rmx__ep_new(struct rmx__proto *p, const char *peer,
 	return 0;
 }
 
-void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes)
+static void add_pinned(const struct rmx__list *list, size_t *eps,
+		       uint64_t *bytes)
 {
 	const struct rmx__list *n;
 
-	*eps = 0;
-	*bytes = 0;
-	for (n = p->eps.next; n != &p->eps; n = n->next) {
+	for (n = list->next; n != list; n = n->next) {
 		const struct rmx_ep *ep = rmx__container_of(n, struct rmx_ep,
 							    link);
 
@@ -137,19 +136,35 @@ void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes)
 	}
 }
 
+/* Lingering endpoints keep their buffers until their goodbye went. */
+void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes)
+{
+	*eps = 0;
+	*bytes = 0;
+	add_pinned(&p->eps, eps, bytes);
+	add_pinned(&p->lingering, eps, bytes);
+}
+
+static void ep_release(struct rmx_ep *ep)
+{
+	rmx__list_del(&ep->link);
+	rmx__ring_teardown(ep);
+	free(ep);
+}
+
 void rmx__ep_free(struct rmx_ep *ep)
 {
 	struct rmx__proto *p = ep->p;
 
 	rmx__list_del(&ep->ev.node);
-	rmx__list_del(&ep->link);
 	tab_remove(p, ep);
-	rmx__ring_teardown(ep);
 	if (ep->p->upper)
 		ep->p->upper->ep_fini(ep);
 	if (p->cb_ep == ep)
 		p->cb_ep = NULL;
-	free(ep);
+	/* Gone for the user; the rings stay while the connection uses them. */
+	if (!ep->lingering)
+		ep_release(ep);
 }
 
 void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status)
@@ -193,10 +208,13 @@ void rmx__ep_cancel_ops(struct rmx_ep *ep, int status, struct rmx__list *to)
 	cancel_list(ep->p, &ep->tx_active, status, to);
 	cancel_list(ep->p, &ep->recv_posted, status, to);
 	cancel_list(ep->p, &ep->reading, status, to);
-	for (i = 0; i < ep->tx_depth; i++)
-		ep->tx[i] = (struct rmx__tx_slot){ 0 };
+	/* What is still posted (a lingering connection's) ends without one. */
+	for (i = 0; i < ep->tx_depth; i++) {
+		if (ep->tx[i].op)
+			ep->tx[i].op = &ep->credit_op;
+		ep->tx[i].rma_bytes = 0;
+	}
 	ep->rma_inflight = 0;
-	ep->arr_count = 0;
 }
 
 /* Stops the endpoint's traffic; its operations end with status on `to`. */
@@ -207,7 +225,7 @@ void rmx__ep_shutdown(struct rmx_ep *ep, int status, struct rmx__list *to)
 	if (ep->state == RMX_EP_CONNECTING)
 		p->nconnecting--;
 	ep->state = RMX_EP_CLOSED;
-	if (ep->conn) {
+	if (ep->conn && !ep->lingering) {
 		/* Destroying the QP first: no DMA touches buffers after. */
 		p->tp->ops->conn_destroy(ep->conn);
 		ep->conn = NULL;
@@ -232,5 +250,46 @@ void rmx__ep_fail(struct rmx_ep *ep, int err)
 	rmx__info("endpoint %s closed: %s", ep->peer, rmx_strerror(err));
 	ep->error = err;
 	rmx__ep_shutdown(ep, err, &ep->p->done);
+	ep->arr_count = 0;	/* nothing is received after an error */
 	rmx__ep_notify(ep, RMX__EV_CLOSED, err);
+}
+
+/*
+ * The peer destroyed its endpoint and said so: closed with status 0 and
+ * no error. What was pending here could not complete, so it ends with
+ * -ECONNRESET, as after any loss of the connection; what arrived before
+ * the BYE can still be received.
+ */
+void rmx__ep_close_clean(struct rmx_ep *ep)
+{
+	if (ep->state == RMX_EP_CLOSED)
+		return;
+	/*
+	 * The BYE overtook the CM's word that our accept completed: the
+	 * peer was connected, so the application hears of it, and of
+	 * what it sent.
+	 */
+	if (ep->state == RMX_EP_CONNECTING && ep->listener)
+		rmx__ep_notify(ep, RMX__EV_ACCEPTED, 0);
+	rmx__info("endpoint %s closed by its peer", ep->peer);
+	rmx__ep_shutdown(ep, -ECONNRESET, &ep->p->done);
+	rmx__ep_notify(ep, RMX__EV_CLOSED, 0);
+}
+
+void rmx__ep_linger(struct rmx_ep *ep, struct rmx__list *to)
+{
+	struct rmx__proto *p = ep->p;
+
+	ep->lingering = true;
+	rmx__ep_shutdown(ep, -ECANCELED, to);
+	rmx__list_del(&ep->link);
+	rmx__list_add_tail(&p->lingering, &ep->link);
+	rmx__ep_set_deadline(ep, rmx__now_ms() + RMX__LINGER_MS);
+}
+
+void rmx__ep_linger_end(struct rmx_ep *ep)
+{
+	/* Disconnects: the peer has the BYE, or sees an error close. */
+	ep->p->tp->ops->conn_destroy(ep->conn);
+	ep_release(ep);
 }

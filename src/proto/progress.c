@@ -21,6 +21,7 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 	p->tp = tp;
 	p->mem = mem;
 	rmx__list_init(&p->eps);
+	rmx__list_init(&p->lingering);
 	rmx__list_init(&p->listeners);
 	rmx__list_init(&p->done);
 	rmx__list_init(&p->free_ops);
@@ -43,6 +44,31 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 	return 0;
 }
 
+/*
+ * The BYEs of destroyed endpoints go before their connections do: an
+ * application that destroys its endpoints and then the context at once
+ * still closes cleanly. Bounded by RMX__LINGER_MS, whatever the peers do.
+ */
+static void drain_lingering(struct rmx__proto *p)
+{
+	int64_t end = rmx__now_ms() + RMX__LINGER_MS, left;
+	struct rmx__list *n;
+
+	/* Only the transport's fds may wake the sleep below. */
+	if (!rmx__list_empty(&p->lingering))
+		rmx__loop_set_timer(p->loop, INT64_MAX);
+	while (!rmx__list_empty(&p->lingering) &&
+	       (left = end - rmx__now_ms()) > 0) {
+		if (p->tp->ops->progress(p->tp) < 0)
+			break;
+		if (!rmx__list_empty(&p->lingering) && !p->tp->ops->arm(p->tp) &&
+		    rmx__loop_sleep(p->loop, (int)left))
+			break;
+	}
+	while ((n = p->lingering.next) != &p->lingering)
+		rmx__ep_linger_end(rmx__container_of(n, struct rmx_ep, link));
+}
+
 void rmx__proto_fini(struct rmx__proto *p)
 {
 	struct rmx__list *n;
@@ -52,6 +78,7 @@ void rmx__proto_fini(struct rmx__proto *p)
 			rmx__container_of(n, struct rmx_listener, link));
 	while ((n = p->eps.next) != &p->eps)
 		rmx__ep_destroy(rmx__container_of(n, struct rmx_ep, link));
+	drain_lingering(p);
 	rmx__proto_run(p, &p->done);
 	if (p->upper)
 		p->upper->fini(p);

@@ -191,6 +191,13 @@ struct rmx_ep {
 	enum rmx_ep_state state;
 	int error;
 	bool destroying;
+	/*
+	 * Destroyed, but its connection outlives it until the BYE that
+	 * tells the peer so has gone (deadline_ms bounds the wait): on
+	 * proto->lingering, out of the id table, the user's no more.
+	 */
+	bool lingering;
+	bool bye_sent;
 	bool handed_out;		/* the user holds it */
 	struct rmx_listener *listener;	/* accepted here, not yet handed out */
 	rmx_ep_event_cb event_cb;
@@ -286,6 +293,7 @@ struct rmx__proto {
 	struct rmx__tp *tp;
 	struct rmx__mem *mem;
 	struct rmx__list eps;
+	struct rmx__list lingering;	/* destroyed eps saying goodbye */
 	struct rmx__list listeners;
 	struct rmx__list done;
 	struct rmx__list free_ops;
@@ -336,6 +344,18 @@ void rmx__ep_cancel_ops(struct rmx_ep *ep, int status, struct rmx__list *to);
 void rmx__ep_shutdown(struct rmx_ep *ep, int status, struct rmx__list *to);
 /* Closes the endpoint with err: its operations end, the user hears. */
 void rmx__ep_fail(struct rmx_ep *ep, int err);
+/* The peer said BYE: closed with status 0, its operations end. */
+void rmx__ep_close_clean(struct rmx_ep *ep);
+/*
+ * How long a destroyed endpoint's connection waits for its BYE to
+ * complete at most: longer than any round trip to a live peer, short
+ * enough that rmx_context_destroy() waiting for it is no hang.
+ */
+#define RMX__LINGER_MS 1000
+/* Shuts the endpoint down but keeps its connection for the BYE. */
+void rmx__ep_linger(struct rmx_ep *ep, struct rmx__list *to);
+/* A lingering endpoint's BYE went, or never will: it goes for good. */
+void rmx__ep_linger_end(struct rmx_ep *ep);
 
 /* deadline.c */
 /* The endpoint just connected: liveness checks start from now. */
@@ -388,6 +408,10 @@ int rmx__ring_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn);
 void rmx__send_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth);
 /* Sends a keepalive ping if a slot and the reserved credit allow. */
 int rmx__send_ping(struct rmx_ep *ep);
+/* Whether a BYE can go on a destroyed endpoint's connection. */
+bool rmx__send_bye_ready(const struct rmx_ep *ep);
+/* Posts the BYE once a send slot is free. */
+int rmx__send_bye(struct rmx_ep *ep);
 /* Posts queued operations while send slots, and credits, allow. */
 int rmx__send_pump(struct rmx_ep *ep);
 /* Posts what may go now; a refusal by the transport closes the endpoint. */

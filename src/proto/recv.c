@@ -100,7 +100,13 @@ static int match_recv(struct rmx_ep *ep, const struct rmx__arrival *a,
 		struct rmx__rts rts;
 
 		rmx__rts_unpack(payload, &rts);
-		return rmx__rndv_start_read(ep, op, &rts);
+		if (ep->conn)
+			return rmx__rndv_start_read(ep, op, &rts);
+		/* Offered before a BYE: the sender's buffer is gone. */
+		op->len = rts.len;
+		op->matched = true;
+		rmx__op_complete(ep->p, op, -ECONNRESET);
+		return 0;
 	}
 	if (a->len > op->len) {
 		rmx__info("%u-byte message from %s does not fit a %zu-byte receive",
@@ -133,7 +139,7 @@ static void match(struct rmx_ep *ep)
 			ret = match_recv(ep, a, payload);
 		ep->arr_head = (ep->arr_head + 1) % ep->rx_depth;
 		ep->arr_count--;
-		if (!ret)
+		if (!ret && ep->conn)
 			ret = rmx__ring_post_rx(ep, ep->conn, a->slot);
 		if (ret) {
 			rmx__ep_fail(ep, ret);
@@ -149,17 +155,17 @@ int rmx__recv(struct rmx_ep *ep, void *buf, size_t cap, rmx_comp_cb cb,
 	struct rmx__op *op;
 	int ret = rmx__ep_check_open(ep);
 
-	if (ret)
+	/* After a clean close, what arrived before it is still received. */
+	if (ret && !ep->arr_count)
 		return ret;
 	op = rmx__op_new(ep->p, RMX__OP_RECV, buf, cap, cb, arg);
 	if (!op)
 		return -ENOMEM;
 	rmx__list_add_tail(&ep->recv_posted, &op->done.node);
-	if (ep->conn) {
-		/* Buffers it frees are credits the sender may be waiting for. */
-		match(ep);
+	match(ep);
+	/* Buffers it freed are credits the sender may be waiting for. */
+	if (ep->conn)
 		rmx__send_pump_or_fail(ep);
-	}
 	return 0;
 }
 
@@ -190,6 +196,11 @@ static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 		return;
 	}
 	ep->tx_credits += hdr.credits;
+	if (hdr.type == RMX__MSG_BYE) {
+		/* The peer is gone; all it sent came before (RC order). */
+		rmx__ep_close_clean(ep);
+		return;
+	}
 	if (hdr.flags & RMX__FLAG_PING)
 		ep->pong_due = true;
 	/* Others take what they need now: the buffer goes straight back. */

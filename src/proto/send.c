@@ -227,6 +227,14 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 	return 0;
 }
 
+/* A header alone (credits, ping, BYE), in a slot of no operation. */
+static int send_bare(struct rmx_ep *ep, uint8_t type, uint16_t flags)
+{
+	static const struct msg_body none;
+
+	return post_msg(ep, take_slot(ep, &ep->credit_op), type, flags, &none);
+}
+
 /*
  * Owed credits go out with the next message; when none is coming, in a
  * credit message of their own. That uses the peer's last buffer only
@@ -234,14 +242,6 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
  * Replying only to two or more owed stops credit messages answering
  * each other forever.
  */
-static int send_credit_msg(struct rmx_ep *ep, uint16_t flags)
-{
-	static const struct msg_body none;
-
-	return post_msg(ep, take_slot(ep, &ep->credit_op), RMX__MSG_CREDIT,
-			flags, &none);
-}
-
 static int maybe_send_credits(struct rmx_ep *ep)
 {
 	/* A ping is answered even when little is owed: that is its point. */
@@ -250,7 +250,7 @@ static int maybe_send_credits(struct rmx_ep *ep)
 	    ep->state != RMX_EP_CONNECTED)
 		return 0;
 	ep->pong_due = false;
-	return send_credit_msg(ep, 0);
+	return send_bare(ep, RMX__MSG_CREDIT, 0);
 }
 
 int rmx__send_ping(struct rmx_ep *ep)
@@ -258,7 +258,40 @@ int rmx__send_ping(struct rmx_ep *ep)
 	/* Without a slot or the reserved credit, traffic is pending anyway. */
 	if (!ep->tx_credits || !ep->ntx_free)
 		return 0;
-	return send_credit_msg(ep, RMX__FLAG_PING);
+	return send_bare(ep, RMX__MSG_CREDIT, RMX__FLAG_PING);
+}
+
+/*
+ * A BYE takes the credit kept back for credit messages, so it goes
+ * whenever the connection is healthy. Not while one-sided work is
+ * posted or a rendezvous buffer is offered: their DMA into or out of
+ * the application's buffers must not outlive rmx_ep_destroy(), which
+ * then disconnects at once (the peer sees an error close).
+ */
+bool rmx__send_bye_ready(const struct rmx_ep *ep)
+{
+	const struct rmx__list *n;
+	uint32_t i;
+
+	if (ep->state != RMX_EP_CONNECTED || !ep->conn || !ep->tx_credits)
+		return false;
+	for (i = 0; i < ep->tx_depth; i++)
+		if (ep->tx[i].op && ep->tx[i].op != &ep->credit_op &&
+		    is_rma(ep->tx[i].op))
+			return false;
+	for (n = ep->tx_active.next; n != &ep->tx_active; n = n->next)
+		if (rmx__container_of(n, struct rmx__op, done.node)->awaiting_ats)
+			return false;
+	return true;
+}
+
+/* Posts the BYE once a slot is free: messages still posted go first. */
+int rmx__send_bye(struct rmx_ep *ep)
+{
+	if (ep->bye_sent || !ep->ntx_free)
+		return 0;
+	ep->bye_sent = true;
+	return send_bare(ep, RMX__MSG_BYE, 0);
 }
 
 static bool is_atomic(enum rmx__op_type type)

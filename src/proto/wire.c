@@ -70,7 +70,7 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 	out->flags = get16(p + 4);
 	out->credits = get16(p + 6);
 	out->len = get32(p + 8);
-	if (out->type < RMX__MSG_EAGER || out->type > RMX__MSG_RPC_RESP) {
+	if (out->type < RMX__MSG_EAGER || out->type >= RMX__MSG_NTYPES) {
 		rmx__err("wire: unknown message type %u", out->type);
 		return -EPROTO;
 	}
@@ -102,8 +102,10 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 			 out->type);
 		return -EPROTO;
 	}
-	if (out->type == RMX__MSG_CREDIT && out->len) {
-		rmx__err("wire: credit message with a %u-byte payload", out->len);
+	if ((out->type == RMX__MSG_CREDIT || out->type == RMX__MSG_BYE) &&
+	    out->len) {
+		rmx__err("wire: message of type %u with a %u-byte payload",
+			 out->type, out->len);
 		return -EPROTO;
 	}
 	if (out->len > max_payload || out->len != len - RMX__WIRE_HDR_SIZE) {

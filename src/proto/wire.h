@@ -23,6 +23,11 @@ enum rmx__msg_type {
 	RMX__MSG_ATS = 4,	/* rendezvous: done reading it (struct rmx__ats) */
 	RMX__MSG_RPC_REQ = 5,	/* struct rmx__rpc_hdr, then data or an RTS */
 	RMX__MSG_RPC_RESP = 6,	/* the same, answering a request */
+	/*
+	 * No payload: the sender destroyed its endpoint, nothing follows.
+	 * rdma_disconnect() carries no data, so a clean close is said here.
+	 */
+	RMX__MSG_BYE = 7,
 	RMX__MSG_NTYPES,
 };
 

@@ -129,7 +129,7 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 
 		switch (op % 12) {
 		case 0: {	/* a well-formed message with fuzzed fields */
-			struct rmx__wire_hdr h = { .type = n % 7,
+			struct rmx__wire_hdr h = { .type = n % RMX__MSG_NTYPES,
 						   .credits = byte(s) % 4,
 						   .len = (uint32_t)(len % 300) };
 
@@ -138,6 +138,8 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 				h.len = RMX__RTS_SIZE;
 			if (h.type == RMX__MSG_ATS && len % 4)
 				h.len = RMX__ATS_SIZE;
+			if (h.type == RMX__MSG_BYE && len % 4)
+				h.len = 0;
 			rmx__wire_pack(msg, &h);
 			memset(msg + RMX__WIRE_HDR_SIZE, n, h.len);
 			if (h.type == RMX__MSG_RTS && h.len == RMX__RTS_SIZE) {
@@ -148,7 +150,8 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 
 				rmx__rts_pack(msg + RMX__WIRE_HDR_SIZE, &r);
 			}
-			if (h.type >= RMX__MSG_RPC_REQ && len % 4) {
+			if ((h.type == RMX__MSG_RPC_REQ ||
+			     h.type == RMX__MSG_RPC_RESP) && len % 4) {
 				h.flags = n & 8 ? RMX__FLAG_RNDV : 0;
 				h.len = pack_rpc(msg + RMX__WIRE_HDR_SIZE,
 						 h.type, n, len, s);
@@ -250,6 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rmx__mem mem;
 	struct rmx__loop loop;
 	struct rmx__tp *tp;
+	struct fake_tp *ft;
 	struct rmx_ep *ep;
 
 	if (!cfg.rx_depth) {
@@ -270,8 +274,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nheld = 0;
 	rmx__rpc_register(&p, 0, fuzz_handler, &p);	/* answers at once */
 	rmx__rpc_register(&p, 1, fuzz_handler, NULL);	/* holds */
-	connect_ep(&p, (struct fake_tp *)tp, &ep);
-	play(&p, (struct fake_tp *)tp, ep, &s);
+	ft = (struct fake_tp *)tp;
+	connect_ep(&p, ft, &ep);
+	play(&p, ft, ep, &s);
+	/* Still connected, it lingers for its BYE: complete what it posted. */
+	rmx__ep_destroy(ep);
+	while (ft->last && ft->last->ntx)
+		fake_complete_tx(ft, ft->last, size % 2 ? -EIO : 0);
 	rmx__proto_fini(&p);
 	rmx__mem_fini(&mem);
 	tp->ops->close(tp);
