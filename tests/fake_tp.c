@@ -77,7 +77,19 @@ static int fake_mr_dereg(struct rmx__tp_mr *mr)
 	return 0;
 }
 
-static int fake_connect(struct rmx__tp *base, const struct sockaddr *dst,
+/* The fuzzer's peer has no address. */
+static int fake_conn_addr(const struct rmx__tp_conn *conn,
+			  struct sockaddr_storage *local,
+			  struct sockaddr_storage *peer)
+{
+	(void)conn;
+	(void)local;
+	(void)peer;
+	return -ENOTCONN;
+}
+
+static int fake_connect(struct rmx__tp *base, const struct sockaddr *src,
+			const struct sockaddr *dst,
 			const struct rmx__tp_conn_want *want, const void *priv,
 			size_t priv_len, uint32_t timeout_ms, void *owner,
 			struct rmx__tp_conn **out)
@@ -85,6 +97,7 @@ static int fake_connect(struct rmx__tp *base, const struct sockaddr *dst,
 	struct fake_tp *tp = (struct fake_tp *)base;
 	struct fake_conn *c = calloc(1, sizeof(*c));
 
+	(void)src;
 	(void)dst;
 	(void)priv;
 	(void)priv_len;
@@ -207,6 +220,7 @@ const struct rmx__tp_ops fake_tp_ops = {
 	.mr_reg = fake_mr_reg,
 	.mr_dereg = fake_mr_dereg,
 	.connect = fake_connect,
+	.conn_addr = fake_conn_addr,
 	.conn_caps = fake_caps,
 	.conn_destroy = fake_conn_destroy,
 	.post_recv = fake_post_recv,

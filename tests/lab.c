@@ -178,6 +178,20 @@ size_t lab_check(const void *buf, size_t len, uint32_t seed)
 	return len;
 }
 
+void lab_check_addrs(rmx_ep_t *client, rmx_ep_t *server, const char *listened,
+		     char *local)
+{
+	char cp[RMX_ADDR_STRLEN], sl[RMX_ADDR_STRLEN], sp[RMX_ADDR_STRLEN];
+
+	ck_assert_int_eq(rmx_ep_peer_addr(client, cp, sizeof(cp)), 0);
+	ck_assert_str_eq(cp, listened);
+	ck_assert_int_eq(rmx_ep_local_addr(client, local, RMX_ADDR_STRLEN), 0);
+	ck_assert_int_eq(rmx_ep_peer_addr(server, sp, sizeof(sp)), 0);
+	ck_assert_int_eq(rmx_ep_local_addr(server, sl, sizeof(sl)), 0);
+	ck_assert_str_eq(local, sp);
+	ck_assert_str_eq(sl, cp);
+}
+
 void lab_drop_ipc_lock(void)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };

@@ -54,6 +54,14 @@ void lab_wait_count(rmx_context_t *ctx, const volatile int *count, int want,
  */
 int lab_sleep_until(rmx_context_t *ctx, const int *flag, int ms);
 
+/*
+ * Checks a connected pair's addresses: the client's peer is `listened`
+ * ("ip:port"), each side's local address the other's peer address. The
+ * client's local address goes into local (RMX_ADDR_STRLEN bytes).
+ */
+void lab_check_addrs(rmx_ep_t *client, rmx_ep_t *server, const char *listened,
+		     char *local);
+
 /* Calls rmx_progress() (busy) for ms milliseconds. */
 void lab_spin(rmx_context_t *ctx, int ms);
 

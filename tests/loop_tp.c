@@ -19,6 +19,7 @@
 
 struct loop_stats loop_stats;
 uint32_t loop_max_msg = 1u << 16;
+bool loop_no_probe;
 
 enum ent_kind {
 	ENT_COMP,
@@ -35,7 +36,6 @@ struct ent {
 	struct rmx__list node;
 	enum ent_kind kind;
 	struct loop_conn *conn;	/* completions: NULL once it is destroyed */
-	bool send_side;		/* a completion that frees a send queue entry */
 	struct rmx__tp_comp comp;
 	int status;		/* ENT_CLOSED */
 	uint32_t listener_id;	/* ENT_REQUEST */
@@ -43,7 +43,7 @@ struct ent {
 	uint8_t priv_len;
 };
 
-enum wr_kind { WR_RECV, WR_SEND, WR_RMA };
+enum wr_kind { WR_RECV, WR_SEND, WR_RMA, WR_PROBE };
 
 struct wr {
 	struct rmx__list node;
@@ -82,6 +82,7 @@ struct loop_conn {
 	uint8_t priv_len;
 	struct rmx__list sq, rq;	/* struct wr, oldest first */
 	uint32_t sq_out;		/* posted, completion not delivered */
+	bool probe_out;			/* likewise, the one probe allowed */
 	uint32_t rq_n;
 	loop_tamper_fn tamper;
 	void *tamper_arg;
@@ -158,23 +159,22 @@ static struct ent *queue_ent(struct loop_conn *c, enum ent_kind kind)
 }
 
 static void queue_comp(struct loop_conn *c, const struct rmx__tp_comp *comp,
-		       bool send_side)
+		       enum rmx__tp_comp_kind kind)
 {
 	struct ent *e = queue_ent(c, ENT_COMP);
 
 	e->comp = *comp;
 	e->comp.conn = &c->base;
-	e->comp.kind = send_side ? RMX__TP_COMP_SEND : RMX__TP_COMP_RECV;
-	e->send_side = send_side;
+	e->comp.kind = kind;
 }
 
 static void queue_status(struct loop_conn *c, uint64_t wr_ctx, int status,
-			 uint32_t len, bool send_side)
+			 uint32_t len, enum rmx__tp_comp_kind kind)
 {
 	struct rmx__tp_comp comp = { .wr_ctx = wr_ctx, .status = status,
 				     .len = len };
 
-	queue_comp(c, &comp, send_side);
+	queue_comp(c, &comp, kind);
 }
 
 static void queue_closed(struct loop_conn *c, int status)
@@ -217,6 +217,13 @@ static struct wr *wr_new(enum wr_kind kind, uint64_t wr_ctx, void *buf,
 	return w;
 }
 
+static enum rmx__tp_comp_kind kind_of(const struct wr *w)
+{
+	return w->kind == WR_RECV  ? RMX__TP_COMP_RECV :
+	       w->kind == WR_PROBE ? RMX__TP_COMP_PROBE :
+				     RMX__TP_COMP_SEND;
+}
+
 static void wr_free(struct wr *w)
 {
 	free(w->copy);
@@ -232,14 +239,14 @@ static void discard(struct rmx__list *q)
 }
 
 /* Ends every request of q with a flush error, as an RC QP in error does. */
-static void flush(struct loop_conn *c, struct rmx__list *q, bool send_side)
+static void flush(struct loop_conn *c, struct rmx__list *q)
 {
 	struct rmx__list *n;
 
 	while ((n = rmx__list_pop(q))) {
 		struct wr *w = rmx__container_of(n, struct wr, node);
 
-		queue_status(c, w->wr_ctx, -ECANCELED, 0, send_side);
+		queue_status(c, w->wr_ctx, -ECANCELED, 0, kind_of(w));
 		loop_stats.flushed++;
 		wr_free(w);
 	}
@@ -250,8 +257,8 @@ static void conn_fail(struct loop_conn *c)
 	if (c->state == CONN_ERROR || c->state == CONN_DEAD)
 		return;
 	c->state = CONN_ERROR;
-	flush(c, &c->sq, true);
-	flush(c, &c->rq, false);
+	flush(c, &c->sq);
+	flush(c, &c->rq);
 	c->rq_n = 0;
 }
 
@@ -378,7 +385,7 @@ static void consume(struct loop_conn *p, struct wr *r)
 static int fail_recv(struct loop_conn *p, struct wr *r, int status)
 {
 	consume(p, r);
-	queue_status(p, r->wr_ctx, status, 0, false);
+	queue_status(p, r->wr_ctx, status, 0, RMX__TP_COMP_RECV);
 	wr_free(r);
 	conn_fail(p);
 	return -EREMOTEIO;
@@ -419,7 +426,7 @@ static int exec_send(struct loop_conn *c, struct loop_conn *p, struct wr *w)
 	if (len)
 		memcpy(r->buf, src, len);
 	consume(p, r);
-	queue_status(p, r->wr_ctx, 0, len, false);
+	queue_status(p, r->wr_ctx, 0, len, RMX__TP_COMP_RECV);
 	loop_stats.sends++;
 	wr_free(r);
 	free(tampered);
@@ -491,7 +498,7 @@ static int exec_rma(struct loop_conn *c, struct loop_conn *p, struct wr *w)
 	if (r) {
 		consume(p, r);
 		rc.wr_ctx = r->wr_ctx;
-		queue_comp(p, &rc, false);
+		queue_comp(p, &rc, RMX__TP_COMP_RECV);
 		loop_stats.imms++;
 		wr_free(r);
 	}
@@ -505,16 +512,20 @@ static void execute(struct loop_conn *c)
 	int status;
 
 	rmx__list_del(&w->node);
+	if (w->kind == WR_PROBE)
+		loop_stats.probes++;
 	if (c->vanished)
 		status = -ETIMEDOUT;	/* transport retries exhausted */
+	else if (w->kind == WR_PROBE)
+		status = 0;	/* the peer's "device" answers for it */
 	else if ((w->kind == WR_SEND ? w->len : w->rma.len) > c->caps.max_msg)
 		status = -EMSGSIZE;
 	else if (w->kind == WR_SEND)
 		status = exec_send(c, c->peer, w);
 	else
 		status = exec_rma(c, c->peer, w);
-	queue_status(c, w->wr_ctx, status,
-		     w->kind == WR_SEND ? 0 : w->rma.len, true);
+	queue_status(c, w->wr_ctx, status, w->kind == WR_RMA ? w->rma.len : 0,
+		     kind_of(w));
 	wr_free(w);
 	if (status)
 		conn_fail(c);
@@ -727,6 +738,7 @@ static void on_request(struct loop_tp *tp, struct loop_conn *a,
 	b->peer = a;
 	a->peer = b;
 	copy_sa(&b->dst, (struct sockaddr *)&a->src);
+	copy_sa(&b->src, (struct sockaddr *)&a->dst);
 	ret = tp->up->conn_request(tp->upctx, &l->base, &b->base,
 				   (struct sockaddr *)&a->src, e->priv,
 				   e->priv_len);
@@ -735,7 +747,9 @@ static void on_request(struct loop_tp *tp, struct loop_conn *a,
 		b->peer = NULL;
 		a->peer = NULL;
 		conn_free(b);
-		queue_closed(a, -ECONNREFUSED);
+		/* Someone is there and refused (transport.h, conn_closed). */
+		queue_closed(a, ret == -EPROTO || ret == -EPROTONOSUPPORT ?
+					ret : -ECONNABORTED);
 		conn_fail(a);
 		return;
 	}
@@ -767,7 +781,9 @@ static void deliver(struct loop_tp *tp, struct ent *e)
 
 	switch (e->kind) {
 	case ENT_COMP:
-		if (e->send_side)
+		if (e->comp.kind == RMX__TP_COMP_PROBE)
+			c->probe_out = false;
+		else if (e->comp.kind == RMX__TP_COMP_SEND)
 			c->sq_out--;
 		tp->up->completion(tp->upctx, &e->comp);
 		break;
@@ -809,6 +825,8 @@ static int loop_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 	tp->base.caps = RMX__TP_CAP_ATOMIC | RMX__TP_CAP_IMM_CONSUMES_RECV |
 			RMX__TP_CAP_ORDERED | RMX__TP_CAP_LOCAL_MR |
 			RMX__TP_CAP_CONNECTED;
+	if (!loop_no_probe)
+		tp->base.caps |= RMX__TP_CAP_PEER_PROBE;
 	tp->base.max_priv = LOOP_PRIV_MAX;
 	tp->up = up;
 	tp->upctx = upctx;
@@ -977,7 +995,8 @@ static void loop_listener_close(struct rmx__tp_listener *base)
 	free(l);
 }
 
-static int loop_connect(struct rmx__tp *base, const struct sockaddr *dst,
+static int loop_connect(struct rmx__tp *base, const struct sockaddr *src,
+			const struct sockaddr *dst,
 			const struct rmx__tp_conn_want *want, const void *priv,
 			size_t priv_len, uint32_t timeout_ms, void *owner,
 			struct rmx__tp_conn **out)
@@ -992,8 +1011,10 @@ static int loop_connect(struct rmx__tp *base, const struct sockaddr *dst,
 	copy_priv(c, priv, priv_len);
 	c->want = *want;
 	copy_sa(&c->dst, dst);
-	c->src = c->dst;
-	set_port(&c->src, 49152 + (int)(fab.next_src++ % 16384));
+	/* Any local address works: the fabric is this process. */
+	copy_sa(&c->src, src ? src : dst);
+	if (!src || !port_of(&c->src))
+		set_port(&c->src, 49152 + (int)(fab.next_src++ % 16384));
 	queue_ent(c, ENT_RESOLVED);
 	*out = &c->base;
 	return 0;
@@ -1024,6 +1045,19 @@ static void loop_conn_caps(const struct rmx__tp_conn *base,
 	*out = ((const struct loop_conn *)base)->caps;
 }
 
+static int loop_conn_addr(const struct rmx__tp_conn *base,
+			  struct sockaddr_storage *local,
+			  struct sockaddr_storage *peer)
+{
+	const struct loop_conn *c = (const struct loop_conn *)base;
+
+	if (local)
+		*local = c->src;
+	if (peer)
+		*peer = c->dst;
+	return 0;
+}
+
 static void loop_conn_destroy(struct rmx__tp_conn *base)
 {
 	struct loop_conn *c = (struct loop_conn *)base;
@@ -1043,7 +1077,7 @@ static int loop_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
 	if (c->rq_n >= c->caps.rq_depth)
 		return -ENOMEM;
 	if (c->state == CONN_ERROR) {
-		queue_status(c, wr_ctx, -ECANCELED, 0, false);
+		queue_status(c, wr_ctx, -ECANCELED, 0, RMX__TP_COMP_RECV);
 		loop_stats.flushed++;
 		return 0;
 	}
@@ -1053,22 +1087,29 @@ static int loop_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
 	return 0;
 }
 
-/* Queues a send-side request; a QP in error flushes it at once. */
+/*
+ * Queues a send-side request; a QP in error flushes it at once. A probe
+ * takes the room kept for it beyond sq_depth, one at a time.
+ */
 static int post_sq(struct loop_conn *c, struct wr *w, const void *data)
 {
+	bool probe = w->kind == WR_PROBE;
 	int ret = 0;
 
 	if (!can_send(c) && c->state != CONN_ERROR && c->state != CONN_DEAD)
 		ret = -EINVAL;	/* not connected yet */
-	else if (c->sq_out >= c->caps.sq_depth)
+	else if (probe ? c->probe_out : c->sq_out >= c->caps.sq_depth)
 		ret = -ENOMEM;
 	if (ret) {
 		wr_free(w);
 		return ret;
 	}
-	c->sq_out++;
+	if (probe)
+		c->probe_out = true;
+	else
+		c->sq_out++;
 	if (c->state == CONN_ERROR) {
-		queue_status(c, w->wr_ctx, -ECANCELED, 0, true);
+		queue_status(c, w->wr_ctx, -ECANCELED, 0, kind_of(w));
 		loop_stats.flushed++;
 		wr_free(w);
 		return 0;
@@ -1112,6 +1153,12 @@ static int loop_post_rma(struct rmx__tp_conn *base,
 	return post_sq(c, w, write ? rma->buf : NULL);
 }
 
+static int loop_post_probe(struct rmx__tp_conn *base, uint64_t wr_ctx)
+{
+	return post_sq((struct loop_conn *)base,
+		       wr_new(WR_PROBE, wr_ctx, NULL, 0, NULL), NULL);
+}
+
 const struct rmx__tp_ops loop_tp_ops = {
 	.name = LOOP_TP_NAME,
 	.open = loop_open,
@@ -1128,10 +1175,12 @@ const struct rmx__tp_ops loop_tp_ops = {
 	.connect = loop_connect,
 	.accept = loop_accept,
 	.conn_caps = loop_conn_caps,
+	.conn_addr = loop_conn_addr,
 	.conn_destroy = loop_conn_destroy,
 	.post_recv = loop_post_recv,
 	.post_send = loop_post_send,
 	.post_rma = loop_post_rma,
+	.post_probe = loop_post_probe,
 };
 
 int loop_tp_register(void)

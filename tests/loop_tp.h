@@ -8,8 +8,9 @@
  * What it does as a verbs RC device would:
  * - connection setup in steps (address resolved, request at the
  *   listener, accept, established at the active side, then at the
- *   passive one), with private data both ways; rejection and a missing
- *   listener close the active side with -ECONNREFUSED;
+ *   passive one), with private data both ways; a missing listener
+ *   closes the active side with -ECONNREFUSED, a rejection with
+ *   -ECONNABORTED (-EPROTO, -EPROTONOSUPPORT when the listener said so);
  * - work requests execute in order per connection, from the progress()
  *   of any transport of the fabric (the "device"); completions and
  *   connection events reach the upcalls only from the owner's progress(),
@@ -25,7 +26,9 @@
  *   queued or posted is flushed (-ECANCELED), nothing succeeds after;
  *   destroying a connection disconnects the peer (flushes, then
  *   conn_closed with -ECONNRESET), after what it already received;
- * - writes and sends of at most max_inline bytes are copied when posted.
+ * - writes and sends of at most max_inline bytes are copied when posted;
+ * - a probe succeeds whether or not the peer's transport progresses, and
+ *   fails as other requests do once the peer vanished.
  *
  * Single-threaded: every transport of the fabric must be used from one
  * thread. The fault hooks below let a test break what verbs would not.
@@ -53,6 +56,7 @@ struct loop_stats {
 	uint64_t rnr;		/* sends that found no receive posted */
 	uint64_t remote_errors;	/* key, range or access refused */
 	uint64_t flushed;	/* work requests ended by an error state */
+	uint64_t probes;	/* probes executed, answered or not */
 	uint64_t mr_live;	/* registrations not yet deregistered */
 };
 
@@ -60,6 +64,12 @@ extern struct loop_stats loop_stats;
 
 /* Largest single transfer granted to connections made from now on. */
 extern uint32_t loop_max_msg;
+
+/*
+ * Transports opened from now on lack RMX__TP_CAP_PEER_PROBE, as a
+ * fabric that cannot probe would.
+ */
+extern bool loop_no_probe;
 
 /* How the peer of a connection dies (loop_kill()). */
 enum loop_death {

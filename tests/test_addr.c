@@ -48,6 +48,36 @@ START_TEST(hostname)
 }
 END_TEST
 
+/* A source address: the port is optional, a bare IPv6 address is one. */
+START_TEST(source)
+{
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+		{ "192.0.2.1", "192.0.2.1:0" },
+		{ "192.0.2.1:4791", "192.0.2.1:4791" },
+		{ "[::1]", "[::1]:0" },
+		{ "[::1]:80", "[::1]:80" },
+		{ "fe80::1", "[fe80::1]:0" },
+	};
+	static const char *const bad[] = { "", "[]", "[::1", "1.2.3.4:x",
+					   "[::1]x" };
+	struct sockaddr_storage ss;
+	char buf[64];
+	size_t i;
+
+	rmx__log_level = RMX__LOG_NONE;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ck_assert_int_eq(rmx__addr_parse_src(ok[i].in, &ss), 0);
+		rmx__addr_format((struct sockaddr *)&ss, buf, sizeof(buf));
+		ck_assert_str_eq(buf, ok[i].out);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(rmx__addr_parse_src(bad[i], &ss) < 0,
+			      "\"%s\" accepted", bad[i]);
+}
+END_TEST
+
 START_TEST(malformed)
 {
 	static const char *const bad[] = {
@@ -78,6 +108,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, ipv6);
 	tcase_add_test(tc, hostname);
 	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, source);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -42,6 +42,7 @@ START_TEST(null_arguments)
 	rmx_listener_t *l;
 	rmx_mem_t *m;
 	rmx_remote_t r = { .len = 8 };
+	struct rmx_ep_params src = { 0 };
 	size_t len;
 	char b[8];
 
@@ -65,6 +66,16 @@ START_TEST(null_arguments)
 	ck_assert_int_eq(rmx_ep_set_event_cb(NULL, NULL, NULL), -EINVAL);
 	ck_assert_int_eq(rmx_ep_state(NULL), RMX_EP_CLOSED);
 	ck_assert_int_eq(rmx_ep_error(NULL), -EINVAL);
+	ck_assert_int_eq(rmx_ep_peer_addr(NULL, b, sizeof(b)), -EINVAL);
+	ck_assert_int_eq(rmx_ep_local_addr(NULL, b, sizeof(b)), -EINVAL);
+	ck_assert_int_eq(rmx_ep_peer_addr((void *)1, NULL, 8), -EINVAL);
+	ck_assert_int_eq(rmx_ep_local_addr((void *)1, NULL, 8), -EINVAL);
+	ck_assert_ptr_null(rmx_context_device(NULL));
+	/* A bad source address, or one of another family, before ctx is used. */
+	src.src_addr = "1.2.3.4:x";
+	ck_assert_int_eq(rmx_connect(ctx, "1.2.3.4:5", &src, &ep), -EINVAL);
+	src.src_addr = "[::1]";
+	ck_assert_int_eq(rmx_connect(ctx, "1.2.3.4:5", &src, &ep), -EINVAL);
 	ck_assert_int_eq(rmx_mem_reg(NULL, b, 8, 0, &m), -EINVAL);
 	ck_assert_int_eq(rmx_mem_reg(ctx, b, 0, 0, &m), -EINVAL);
 	ck_assert_int_eq(rmx_mem_reg(ctx, b, 8, 0x100, &m), -EINVAL);

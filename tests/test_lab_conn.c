@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "lab.h"
@@ -203,12 +206,144 @@ START_TEST(two_contexts)
 }
 END_TEST
 
+/* Both ends' addresses as the device bound them, and the device's name. */
+START_TEST(addresses)
+{
+	const char *dev = getenv("RMX_DEVICE");
+	char want[80], local[RMX_ADDR_STRLEN];
+	struct lab_pair lp;
+
+	lab_pair_open(&lp);
+	snprintf(want, sizeof(want), "%s:%d", lab_addr(),
+		 rmx_listener_port(lp.listener));
+	lab_check_addrs(lp.client, lp.server, want, local);
+	ck_assert_str_eq(rmx_context_device(lp.ctx), dev && *dev ? dev : "rxe0");
+	lab_pair_close(&lp);
+}
+END_TEST
+
+/* src_addr with a port: the connection comes from exactly there. */
+START_TEST(source_address)
+{
+	struct conn_result r = { 0 };
+	struct rmx_ep_params params = { .event_cb = record_event, .arg = &r };
+	char src[80], addr[80], got[RMX_ADDR_STRLEN];
+	struct lab_pair lp;
+	rmx_ep_t *ep;
+
+	lab_pair_open(&lp);
+	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(),
+		 rmx_listener_port(lp.listener));
+	snprintf(src, sizeof(src), "%s:%d", lab_addr(),
+		 40000 + (int)(getpid() % 5000));
+	params.src_addr = src;
+	ck_assert_int_eq(rmx_connect(lp.ctx, addr, &params, &ep), 0);
+	lab_wait_flag(lp.ctx, &r.connected, 10000);
+	lab_wait_count(lp.ctx, &lp.accepts, 2, 5000);
+	ck_assert_int_eq(rmx_ep_local_addr(ep, got, sizeof(got)), 0);
+	ck_assert_str_eq(got, src);
+	ck_assert_int_eq(rmx_ep_peer_addr(lp.server, got, sizeof(got)), 0);
+	ck_assert_str_eq(got, src);
+	rmx_ep_destroy(ep);
+	lab_pair_close(&lp);
+}
+END_TEST
+
+/* How a connection ended: from rmx_connect() itself, or its event. */
+static int connect_status(rmx_context_t *ctx, const char *addr,
+			  const char *src)
+{
+	struct conn_result r = { 0 };
+	struct rmx_ep_params params = { .event_cb = record_event, .arg = &r,
+					.src_addr = src, .timeout_ms = 3000 };
+	rmx_ep_t *ep;
+	int ret = rmx_connect(ctx, addr, &params, &ep);
+
+	if (ret)
+		return ret;
+	lab_wait_flag(ctx, &r.closed, 10000);
+	ck_assert_int_eq(r.connected, 0);
+	rmx_ep_destroy(ep);
+	return r.status;
+}
+
+/* Addresses with no RDMA device behind them: -ENODEV, either end. */
+START_TEST(not_rdma_address)
+{
+	rmx_context_t *ctx;
+	char addr[80];
+
+	ck_assert_int_eq(rmx_context_create(&ctx), 0);
+	ck_assert_int_eq(connect_status(ctx, "127.0.0.1:7471", NULL), -ENODEV);
+	snprintf(addr, sizeof(addr), "%s:7471", lab_addr());
+	ck_assert_int_eq(connect_status(ctx, addr, "127.0.0.1"), -ENODEV);
+	rmx_context_destroy(ctx);
+}
+END_TEST
+
+static void on_accept_keep(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
+{
+	(void)l;
+	*(rmx_ep_t **)arg = ep;
+}
+
+/*
+ * In a process of its own (lab_drop_ipc_lock()): with RLIMIT_MEMLOCK
+ * lowered under what is pinned, the listener cannot register the new
+ * endpoint's buffers and refuses: -ECONNABORTED, not -ECONNREFUSED.
+ */
+START_TEST(refused_for_resources)
+{
+	struct rlimit rl = { 256 << 20, 256 << 20 };
+	struct conn_result r = { 0 };
+	struct rmx_ep_params params = { .event_cb = record_event, .arg = &r };
+	rmx_ep_t *ep, *acc = NULL;
+	rmx_listener_t *l;
+	rmx_context_t *ctx;
+	char addr[80];
+
+	lab_drop_ipc_lock();
+	ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	ck_assert_int_eq(rmx_context_create(&ctx), 0);
+	snprintf(addr, sizeof(addr), "%s:0", lab_addr());
+	ck_assert_int_eq(rmx_listen(ctx, addr, on_accept_keep, &acc, &l), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(),
+		 rmx_listener_port(l));
+	/* The client's buffers are registered here, the listener's later. */
+	ck_assert_int_eq(rmx_connect(ctx, addr, &params, &ep), 0);
+	rl.rlim_cur = 0;
+	ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	lab_wait_flag(ctx, &r.closed, 10000);
+	ck_assert_int_eq(r.connected, 0);
+	ck_assert_int_eq(r.status, -ECONNABORTED);
+	ck_assert_ptr_null(acc);
+	rmx_ep_destroy(ep);
+	rmx_listener_destroy(l);
+	rmx_context_destroy(ctx);
+}
+END_TEST
+
+static bool env_flag(const char *name)
+{
+	const char *e = getenv(name);
+
+	return e && !strcmp(e, "1");
+}
+
 Suite *test_suite(void)
 {
 	Suite *s = suite_create("lab_conn");
 	TCase *tc = tcase_create("conn");
 
 	tcase_set_timeout(tc, 60);
+	if (env_flag("RMX_TEST_MEMLOCK")) {
+		tcase_add_test(tc, refused_for_resources);
+		suite_add_tcase(s, tc);
+		return s;
+	}
+	tcase_add_test(tc, addresses);
+	tcase_add_test(tc, source_address);
+	tcase_add_test(tc, not_rdma_address);
 	tcase_add_test(tc, connect_accept);
 	tcase_add_test(tc, peer_disconnect_seen);
 	tcase_add_test(tc, connect_refused);

@@ -170,7 +170,7 @@ static void pair_connect(struct pair *p)
 	sa.sin_port = htons((uint16_t)p->b.tp->ops->listener_port(p->l));
 	ck_assert_int_gt(ntohs(sa.sin_port), 0);
 	p->a.posting = p->b.posting = true;
-	ck_assert_int_eq(p->a.tp->ops->connect(p->a.tp, (struct sockaddr *)&sa,
+	ck_assert_int_eq(p->a.tp->ops->connect(p->a.tp, NULL, (struct sockaddr *)&sa,
 					       &want, "client", 6, 1000, &p->a,
 					       &p->ca), 0);
 	p->a.posting = p->b.posting = false;
@@ -239,7 +239,7 @@ START_TEST(refused)
 	rmx__log_level = RMX__LOG_NONE;
 	ck_assert_int_eq(rmx__config_load(&cfg, NULL), 0);
 	open_tp(&a);
-	ck_assert_int_eq(a.tp->ops->connect(a.tp, (struct sockaddr *)&sa,
+	ck_assert_int_eq(a.tp->ops->connect(a.tp, NULL, (struct sockaddr *)&sa,
 					    &want, "x", 1, 1000, &a, &c), 0);
 	progress(&a);
 	progress(&a);

@@ -202,32 +202,113 @@ START_TEST(peer_vanishes)
 }
 END_TEST
 
-/* Keepalive: an idle connection to a vanished host fails by its ping. */
-START_TEST(keepalive_finds_vanished_peer)
+/*
+ * Keepalive probes the peer's device (RMX__TP_CAP_PEER_PROBE): a peer that
+ * never progresses (computing) stays connected, asked by probes and not
+ * by pings, which would need its CPU.
+ */
+START_TEST(keepalive_keeps_computing_peer)
 {
+	uint64_t sends, probes;
 	struct pt_pair pp;
+	int i;
 
 	pt_setup();
-	setenv("RMX_KEEPALIVE_MS", "30", 1);
+	setenv("RMX_KEEPALIVE_MS", "20", 1);
 	pt_open(&pp, true, NULL);
-	loop_kill(pt_conn(pp.client), LOOP_PEER_VANISHES);
-	ck_assert_int_eq(rmx_progress(pp.cctx), 0);
+	pt_settle(&pp);
+	sends = loop_stats.sends;
+	probes = loop_stats.probes;
+	/* From here only the client's context runs: 10 periods and more. */
+	for (i = 0; i < 20; i++)
+		pt_run_for(pp.cctx, 20);
 	ck_assert_int_eq(rmx_ep_state(pp.client), RMX_EP_CONNECTED);
-	/* Its ping, after a silent period, finds no one. */
-	pt_wait_count_one(pp.cctx, &pp.cev.count[RMX_EP_EVENT_CLOSED], 1, 2000);
-	ck_assert_int_eq(pp.cev.status, -ETIMEDOUT);
-	pt_run_for(pp.cctx, 50);
-	ck_assert_int_eq(pp.cev.count[RMX_EP_EVENT_CLOSED], 1);
+	ck_assert_int_eq(pp.cev.count[RMX_EP_EVENT_CLOSED], 0);
+	ck_assert_uint_ge(loop_stats.probes, probes + 5);
+	/* No ping: the application-level check is off by default. */
+	ck_assert_uint_eq(loop_stats.sends, sends);
 	pt_close(&pp);
 }
 END_TEST
 
 /*
- * A peer process that hangs (its device still acknowledges) answers no
- * ping: the client closes with -ETIMEDOUT after twice the period, not
- * before, and its pending receive ends with it.
+ * Traffic flows: its completions show the peer alive, and no probe goes.
+ * Keepalive's period is long against a message's round trip, so a loaded
+ * host does not make the gaps look idle.
  */
-START_TEST(keepalive_finds_hung_peer)
+START_TEST(keepalive_quiet_while_traffic_flows)
+{
+	struct lab_comp sent, got;
+	uint8_t out[64] = { 0 }, in[64];
+	struct pt_pair pp;
+	uint64_t probes, n = 0;
+	long end;
+
+	pt_setup();
+	setenv("RMX_KEEPALIVE_MS", "300", 1);
+	pt_open(&pp, true, NULL);
+	probes = loop_stats.probes;
+	end = pt_now_ms() + 1500;
+	while (pt_now_ms() < end) {
+		memset(&sent, 0, sizeof(sent));
+		memset(&got, 0, sizeof(got));
+		ck_assert_int_eq(rmx_recv(pp.server, in, sizeof(in),
+					  lab_comp_cb, &got), 0);
+		ck_assert_int_eq(rmx_send(pp.client, out, sizeof(out),
+					  lab_comp_cb, &sent), 0);
+		pt_wait_count(&pp, &got.done, 1, 2000);
+		pt_wait_count(&pp, &sent.done, 1, 2000);
+		n++;
+	}
+	ck_assert_uint_ge(n, 10);
+	ck_assert_uint_eq(loop_stats.probes, probes);
+	/* Idle again: probing starts. */
+	pt_run_pair_for(&pp, 700);
+	ck_assert_uint_gt(loop_stats.probes, probes);
+	ck_assert_int_eq(rmx_ep_state(pp.client), RMX_EP_CONNECTED);
+	pt_close(&pp);
+}
+END_TEST
+
+/*
+ * An idle connection to a vanished host fails by its probe, once, with
+ * -ETIMEDOUT; what was pending ends with it.
+ */
+START_TEST(keepalive_finds_vanished_peer)
+{
+	struct lab_comp recv = { 0 };
+	struct pt_pair pp;
+	uint8_t in[8];
+	uint64_t probes;
+
+	pt_setup();
+	setenv("RMX_KEEPALIVE_MS", "30", 1);
+	pt_open(&pp, true, NULL);
+	ck_assert_int_eq(rmx_recv(pp.client, in, sizeof(in), lab_comp_cb,
+				  &recv), 0);
+	probes = loop_stats.probes;
+	loop_kill(pt_conn(pp.client), LOOP_PEER_VANISHES);
+	ck_assert_int_eq(rmx_progress(pp.cctx), 0);
+	ck_assert_int_eq(rmx_ep_state(pp.client), RMX_EP_CONNECTED);
+	pt_wait_count_one(pp.cctx, &pp.cev.count[RMX_EP_EVENT_CLOSED], 1, 2000);
+	ck_assert_int_eq(pp.cev.status, -ETIMEDOUT);
+	ck_assert_uint_eq(loop_stats.probes, probes + 1);
+	pt_run_for(pp.cctx, 100);
+	ck_assert_int_eq(pp.cev.count[RMX_EP_EVENT_CLOSED], 1);
+	ck_assert_int_eq(recv.done, 1);
+	ck_assert_int_eq(recv.status, -ETIMEDOUT);
+	ck_assert_uint_eq(loop_stats.probes, probes + 1);
+	pt_close(&pp);
+}
+END_TEST
+
+/*
+ * The application-level check, asked for: a peer process that hangs (its
+ * device still answers probes) answers no ping, and the client closes with
+ * -ETIMEDOUT after the timeout, not before; its pending receive ends
+ * with it.
+ */
+static void hung_peer_times_out(int timeout_ms)
 {
 	struct lab_comp recv = { 0 };
 	uint64_t sends;
@@ -235,8 +316,6 @@ START_TEST(keepalive_finds_hung_peer)
 	uint8_t in[8];
 	long start;
 
-	pt_setup();
-	setenv("RMX_KEEPALIVE_MS", "40", 1);
 	pt_open(&pp, true, NULL);
 	ck_assert_int_eq(rmx_recv(pp.client, in, sizeof(in), lab_comp_cb,
 				  &recv), 0);
@@ -245,33 +324,54 @@ START_TEST(keepalive_finds_hung_peer)
 	sends = loop_stats.sends;
 	pt_wait_count_one(pp.cctx, &pp.cev.count[RMX_EP_EVENT_CLOSED], 1, 2000);
 	ck_assert_int_eq(pp.cev.status, -ETIMEDOUT);
-	/* Twice the period since last heard (just before start), not once. */
-	ck_assert_int_ge(pt_now_ms() - start, 2 * 40 - 20);
+	/* The timeout since last heard (just before start), not half. */
+	ck_assert_int_ge(pt_now_ms() - start, timeout_ms - 20);
 	/* It did ask, and the asking landed. */
 	ck_assert_uint_ge(loop_stats.sends, sends + 1);
 	ck_assert_int_eq(recv.done, 1);
 	ck_assert_int_eq(recv.status, -ETIMEDOUT);
 	pt_close(&pp);
 }
+
+START_TEST(peer_timeout_finds_hung_peer)
+{
+	pt_setup();
+	setenv("RMX_KEEPALIVE_MS", "20", 1);
+	setenv("RMX_PEER_TIMEOUT_MS", "80", 1);
+	hung_peer_times_out(80);
+	unsetenv("RMX_PEER_TIMEOUT_MS");
+}
+END_TEST
+
+/* A transport that cannot probe keeps the ping: twice the period. */
+START_TEST(keepalive_pings_without_probes)
+{
+	uint64_t probes = loop_stats.probes;
+
+	pt_setup();
+	setenv("RMX_KEEPALIVE_MS", "40", 1);
+	loop_no_probe = true;
+	hung_peer_times_out(2 * 40);
+	loop_no_probe = false;
+	ck_assert_uint_eq(loop_stats.probes, probes);
+}
 END_TEST
 
 /*
- * Both sides progress and stay quiet: pings and their answers keep the
- * pair up for many periods (counted in messages, not in time, so that a
- * loaded host cannot make the test pass without them).
+ * Both sides progress and stay quiet: probes, or pings and their answers,
+ * keep the pair up for many periods (counted in probes or messages, not
+ * in time, so that a loaded host cannot make the test pass without them).
  */
-START_TEST(keepalive_keeps_healthy_pair)
+static void keeps_healthy_pair(const uint64_t *counter)
 {
 	long end = pt_now_ms() + 5000;
 	struct pt_pair pp;
-	uint64_t sends;
+	uint64_t start;
 
-	pt_setup();
-	setenv("RMX_KEEPALIVE_MS", "20", 1);
 	pt_open(&pp, true, NULL);
-	sends = loop_stats.sends;
+	start = *counter;
 	pt_run_pair_for(&pp, 100);
-	while (loop_stats.sends < sends + 8) {
+	while (*counter < start + 8) {
 		ck_assert_int_lt(pt_now_ms(), end);
 		ck_assert_int_eq(rmx_ep_state(pp.client), RMX_EP_CONNECTED);
 		pt_run_pair_for(&pp, 20);
@@ -281,6 +381,22 @@ START_TEST(keepalive_keeps_healthy_pair)
 	ck_assert_int_eq(pp.cev.count[RMX_EP_EVENT_CLOSED], 0);
 	ck_assert_int_eq(pp.sev.count[RMX_EP_EVENT_CLOSED], 0);
 	pt_close(&pp);
+}
+
+START_TEST(keepalive_keeps_healthy_pair)
+{
+	pt_setup();
+	setenv("RMX_KEEPALIVE_MS", "20", 1);
+	keeps_healthy_pair(&loop_stats.probes);
+}
+END_TEST
+
+START_TEST(peer_timeout_keeps_healthy_pair)
+{
+	pt_setup();
+	setenv("RMX_PEER_TIMEOUT_MS", "40", 1);
+	keeps_healthy_pair(&loop_stats.sends);
+	unsetenv("RMX_PEER_TIMEOUT_MS");
 }
 END_TEST
 
@@ -576,9 +692,13 @@ Suite *test_suite(void)
 	tcase_add_test(tc, peer_exits);
 	tcase_add_test(tc, peer_exits_after_some_landed);
 	tcase_add_test(tc, peer_vanishes);
+	tcase_add_test(tc, keepalive_keeps_computing_peer);
+	tcase_add_test(tc, keepalive_quiet_while_traffic_flows);
 	tcase_add_test(tc, keepalive_finds_vanished_peer);
-	tcase_add_test(tc, keepalive_finds_hung_peer);
+	tcase_add_test(tc, peer_timeout_finds_hung_peer);
+	tcase_add_test(tc, keepalive_pings_without_probes);
 	tcase_add_test(tc, keepalive_keeps_healthy_pair);
+	tcase_add_test(tc, peer_timeout_keeps_healthy_pair);
 	tcase_add_test(tc, malformed_magic);
 	tcase_add_test(tc, malformed_length);
 	tcase_add_test(tc, malformed_type);

@@ -130,6 +130,8 @@ struct rmx_ep_params {
 	rmx_ep_event_cb event_cb;	/* optional */
 	void *arg;			/* passed to event_cb */
 	int timeout_ms;			/* connect timeout; 0: RMX_CONNECT_TIMEOUT_MS */
+	/* Connect from: "ip", "ip:port", "[ipv6]", "[ipv6]:port"; NULL: any. */
+	const char *src_addr;
 	/* Who is calling, for the accepting side's rmx_ep_peer_data(). */
 	const void *connect_data;
 	size_t connect_data_len;	/* at most RMX_CONNECT_DATA_MAX */
@@ -179,6 +181,30 @@ RMX_EXPORT int rmx_ep_error(const rmx_ep_t *ep);
  * that rmx_progress() returns. Other endpoints' callbacks are not run.
  */
 RMX_EXPORT void rmx_ep_destroy(rmx_ep_t *ep);
+
+/* ---- identity: addresses and device ----------------------------------- */
+
+/* Room for any address the calls below write, NUL included. */
+#define RMX_ADDR_STRLEN 64
+
+/*
+ * The peer's address as rmx_connect() takes it ("ip:port", "[ipv6]:port")
+ * into buf (len bytes, NUL-terminated): the address connected to, or the
+ * one an accepted connection came from. -ENOSPC when it does not fit.
+ */
+RMX_EXPORT int rmx_ep_peer_addr(const rmx_ep_t *ep, char *buf, size_t len);
+
+/*
+ * This side's address of the connection, the same way; -ENOTCONN until
+ * it is bound (early in connecting). Both stay readable once closed.
+ */
+RMX_EXPORT int rmx_ep_local_addr(const rmx_ep_t *ep, char *buf, size_t len);
+
+/*
+ * The device the context opened, by the name RMX_DEVICE takes ("rxe0");
+ * valid while ctx lives. NULL for a NULL ctx.
+ */
+RMX_EXPORT const char *rmx_context_device(const rmx_context_t *ctx);
 
 /* ---- two-sided messages ---------------------------------------------- */
 

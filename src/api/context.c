@@ -74,6 +74,32 @@ err:
 	return ret;
 }
 
+/*
+ * RMX_STATS: what is pinned as the context goes, and why, before it is
+ * released: endpoints the application left open, registrations it never
+ * deregistered, and what the cache keeps (idle, for reuse) or lends to
+ * operations still pending.
+ */
+static void print_pinned(struct rmx_context *ctx)
+{
+	uint64_t ep_bytes, user_bytes, idle_bytes;
+	struct rmx__rcache_stats s;
+	size_t eps, users, idle;
+
+	rmx__ep_pinned(&ctx->proto, &eps, &ep_bytes);
+	rmx__api_mem_pinned(ctx, &users, &user_bytes);
+	rmx__mem_idle(&ctx->mem, &idle, &idle_bytes);
+	rmx__mem_stats(&ctx->mem, &s);
+	fprintf(stderr,
+		"rmx stats: pinned at destroy: %llu bytes: %llu in the message buffers of %zu endpoints still open, %llu in %zu rmx_mem_reg() regions not deregistered, %llu cached (%llu in %zu idle regions kept for reuse, %llu held by pending operations)\n",
+		(unsigned long long)(ep_bytes + user_bytes + s.bytes_pinned),
+		(unsigned long long)ep_bytes, eps,
+		(unsigned long long)user_bytes, users,
+		(unsigned long long)s.bytes_pinned,
+		(unsigned long long)idle_bytes, idle,
+		(unsigned long long)(s.bytes_pinned - idle_bytes));
+}
+
 static void print_stats(struct rmx_context *ctx)
 {
 	struct rmx_rcache_stats s;
@@ -98,6 +124,8 @@ void rmx_context_destroy(rmx_context_t *ctx)
 {
 	if (!ctx)
 		return;
+	if (ctx->cfg.stats)
+		print_pinned(ctx);
 	rmx__proto_fini(&ctx->proto);
 	rmx__api_mem_release_all(ctx);
 	if (ctx->cfg.stats)
@@ -126,6 +154,15 @@ int rmx_rcache_stats(rmx_context_t *ctx, struct rmx_rcache_stats *out)
 	out->bytes_pinned = s.bytes_pinned;
 	out->bytes_pinned_peak = s.bytes_pinned_peak;
 	return 0;
+}
+
+const char *rmx_context_device(const rmx_context_t *ctx)
+{
+	if (!ctx) {
+		rmx__bad_arg(__func__, "ctx is NULL");
+		return NULL;
+	}
+	return ctx->tp->ops->device_name(ctx->tp);
 }
 
 int rmx_progress(rmx_context_t *ctx)

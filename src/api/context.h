@@ -19,6 +19,8 @@ struct rmx_context {
 
 /* Deregisters what the application left registered, so the PD can go. */
 void rmx__api_mem_release_all(struct rmx_context *ctx);
+/* The rmx_mem_reg() handles still alive: how many, how many bytes. */
+void rmx__api_mem_pinned(struct rmx_context *ctx, size_t *n, uint64_t *bytes);
 
 /* Logs "func: what" and returns -EINVAL: every argument check uses it. */
 int rmx__bad_arg(const char *func, const char *what);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Public connection and messaging calls: check, then hand to proto. */
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include <rmx/rmx.h>
 
@@ -37,7 +39,8 @@ void rmx_listener_destroy(rmx_listener_t *l)
 int rmx_connect(rmx_context_t *ctx, const char *addr,
 		const struct rmx_ep_params *params, rmx_ep_t **out)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss, src;
+	bool has_src = params && params->src_addr;
 	int ret;
 
 	RMX__CHECK(ctx && addr && out, "NULL ctx, addr or out");
@@ -45,9 +48,14 @@ int rmx_connect(rmx_context_t *ctx, const char *addr,
 	RMX__CHECK(!params || !params->connect_data_len ||
 		   params->connect_data, "connect_data NULL with a length");
 	ret = rmx__addr_parse(addr, &ss);
+	if (!ret && has_src)
+		ret = rmx__addr_parse_src(params->src_addr, &src);
 	if (ret)
 		return ret;
-	return rmx__connect(&ctx->proto, (struct sockaddr *)&ss, params, out);
+	RMX__CHECK(!has_src || src.ss_family == ss.ss_family,
+		   "src_addr and addr are of different address families");
+	return rmx__connect(&ctx->proto, has_src ? (struct sockaddr *)&src : NULL,
+			    (struct sockaddr *)&ss, params, out);
 }
 
 int rmx_ep_peer_data(const rmx_ep_t *ep, const void **data, size_t *len)
@@ -80,6 +88,30 @@ void rmx_ep_destroy(rmx_ep_t *ep)
 {
 	if (ep)
 		rmx__ep_destroy(ep);
+}
+
+static int copy_addr(const char *addr, char *buf, size_t len)
+{
+	size_t n = strlen(addr);
+
+	if (!*addr)
+		return -ENOTCONN;
+	if (n >= len)
+		return -ENOSPC;
+	memcpy(buf, addr, n + 1);
+	return 0;
+}
+
+int rmx_ep_peer_addr(const rmx_ep_t *ep, char *buf, size_t len)
+{
+	RMX__CHECK(ep && buf, "NULL ep or buf");
+	return copy_addr(ep->peer, buf, len);
+}
+
+int rmx_ep_local_addr(const rmx_ep_t *ep, char *buf, size_t len)
+{
+	RMX__CHECK(ep && buf, "NULL ep or buf");
+	return copy_addr(ep->local, buf, len);
 }
 
 int rmx_ep_max_msg(const rmx_ep_t *ep, size_t *len)

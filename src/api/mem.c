@@ -66,6 +66,18 @@ int rmx_mem_dereg(rmx_mem_t *m)
 	return 0;
 }
 
+void rmx__api_mem_pinned(struct rmx_context *ctx, size_t *n, uint64_t *bytes)
+{
+	struct rmx__list *l;
+
+	*n = 0;
+	*bytes = 0;
+	for (l = ctx->mems.next; l != &ctx->mems; l = l->next) {
+		(*n)++;
+		*bytes += rmx__container_of(l, struct rmx_mem, link)->len;
+	}
+}
+
 void rmx__api_mem_release_all(struct rmx_context *ctx)
 {
 	struct rmx__list *n;

@@ -52,10 +52,28 @@ static int parse_port(const char *s)
 	return (int)v;
 }
 
-int rmx__addr_parse(const char *str, struct sockaddr_storage *ss)
+static int resolve(const char *host, int p, struct sockaddr_storage *ss)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
-	char host[HOST_MAX], portstr[12];
+	char portstr[12];
+	int ret;
+
+	snprintf(portstr, sizeof(portstr), "%d", p);
+	hints.ai_flags = AI_NUMERICSERV;
+	ret = getaddrinfo(host, portstr, &hints, &res);
+	if (ret) {
+		rmx__err("cannot resolve \"%s\": %s", host, gai_strerror(ret));
+		return ret == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int rmx__addr_parse(const char *str, struct sockaddr_storage *ss)
+{
+	char host[HOST_MAX];
 	const char *port;
 	int ret, p;
 
@@ -68,17 +86,35 @@ int rmx__addr_parse(const char *str, struct sockaddr_storage *ss)
 			 str);
 		return -EINVAL;
 	}
-	snprintf(portstr, sizeof(portstr), "%d", p);
-	hints.ai_flags = AI_NUMERICSERV;
-	ret = getaddrinfo(host, portstr, &hints, &res);
-	if (ret) {
-		rmx__err("cannot resolve \"%s\": %s", host, gai_strerror(ret));
-		return ret == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
-	}
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
+	return resolve(host, p, ss);
+}
+
+int rmx__addr_parse_src(const char *str, struct sockaddr_storage *ss)
+{
+	const char *colon = str ? strchr(str, ':') : NULL;
+	size_t len = str ? strlen(str) : 0;
+	char host[HOST_MAX];
+
+	if (!str || !ss)
+		return -EINVAL;
+	if (!len)
+		goto bad;
+	/* With a port, as rmx__addr_parse() takes it. */
+	if ((str[0] == '[' && str[len - 1] != ']') ||
+	    (str[0] != '[' && colon && !strchr(colon + 1, ':')))
+		return rmx__addr_parse(str, ss);
+	/* Without: "ip", "host", "[ipv6]" or a bare IPv6 address. */
+	if (str[0] == '[')
+		len -= 2;
+	if (len == 0 || len >= HOST_MAX)
+		goto bad;
+	memcpy(host, str + (str[0] == '['), len);
+	host[len] = '\0';
+	return resolve(host, 0, ss);
+bad:
+	rmx__err("bad source address \"%s\": expected ip, ip:port, [ipv6] or [ipv6]:port",
+		 str);
+	return -EINVAL;
 }
 
 void rmx__addr_format(const struct sockaddr *sa, char *buf, size_t len)

@@ -11,6 +11,12 @@
  */
 int rmx__addr_parse(const char *str, struct sockaddr_storage *ss);
 
+/*
+ * A local address to bind: as rmx__addr_parse() takes it, or without
+ * the port ("ip", "host", "[ipv6]", a bare IPv6 address): port 0.
+ */
+int rmx__addr_parse_src(const char *str, struct sockaddr_storage *ss);
+
 /* "ip:port" for logs; always NUL-terminated. */
 void rmx__addr_format(const struct sockaddr *sa, char *buf, size_t len);
 

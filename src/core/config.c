@@ -54,8 +54,15 @@ const struct rmx__knob rmx__knobs[] = {
 	     "a rendezvous peer may read exactly the message, until it acknowledges; off: the cached registration's key (faster, exposes its neighbours)"),
 	KNOB("RMX_RPC_MAX", "64M", RMX__KNOB_SIZE, rpc_max,
 	     "largest RPC request or response sent or accepted"),
-	KNOB_UINT("RMX_KEEPALIVE_MS", "3000", 0, 3600000, keepalive_ms,
-		  "probe a peer silent this long; fail it after twice that (0: off)"),
+	/*
+	 * A probe costs the peer no CPU, so probing often is cheap: a peer
+	 * idle this long is asked, and a dead one found within the
+	 * transport's retry budget after (see RMX_ACK_TIMEOUT).
+	 */
+	KNOB_UINT("RMX_KEEPALIVE_MS", "1000", 0, 3600000, keepalive_ms,
+		  "probe a connected peer's device after this long without a completion (0: off)"),
+	KNOB_UINT("RMX_PEER_TIMEOUT_MS", "0", 0, 3600000, peer_timeout_ms,
+		  "close an endpoint whose peer's rmx sent nothing this long, pinging it halfway (0: off)"),
 	{ .name = "RMX_JOB_ADDR", .def = "", .type = RMX__KNOB_STRING,
 	  .offset = offsetof(struct rmx__config, job_addr),
 	  .max = RMX__JOB_ADDR_MAX,

@@ -27,7 +27,8 @@ struct rmx__config {
 	bool rcache_check;	/* verify frames on every hit */
 	bool stats;		/* print counters at context destroy */
 	bool rndv_exact;	/* rendezvous keys cover the message only */
-	uint32_t keepalive_ms;	/* 0: off */
+	uint32_t keepalive_ms;	/* probe an idle peer this often; 0: off */
+	uint32_t peer_timeout_ms;	/* application-level check; 0: off */
 	uint64_t rpc_max;	/* largest RPC payload either way */
 	char job_addr[RMX__JOB_ADDR_MAX];	/* RMX_JOB_ADDR */
 };

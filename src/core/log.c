@@ -46,6 +46,56 @@ int rmx__log_level_parse(const char *s)
 	return -EINVAL;
 }
 
+/* Contexts belong to one thread at a time: a capture is the thread's. */
+static __thread struct {
+	char *buf;
+	size_t len;
+	int level;
+} capture;
+
+void rmx__log_capture_begin(char *buf, size_t len)
+{
+	capture.buf = buf;
+	capture.len = len;
+	capture.level = 0;
+	if (len)
+		buf[0] = '\0';
+}
+
+int rmx__log_capture_end(void)
+{
+	capture.buf = NULL;
+	return capture.level;
+}
+
+int rmx__log_limit(struct rmx__log_limit *tab, size_t n, const char *key,
+		   int64_t now_ms)
+{
+	struct rmx__log_limit *e = NULL;
+	unsigned int held;
+	size_t i;
+
+	for (i = 0; i < n && !e; i++)
+		if (!strncmp(tab[i].key, key, sizeof(tab[i].key)))
+			e = &tab[i];
+	if (e && now_ms - e->since_ms < 1000) {
+		e->held++;
+		return -1;
+	}
+	if (!e) {
+		e = &tab[0];
+		for (i = 1; i < n; i++)
+			if (tab[i].since_ms < e->since_ms)
+				e = &tab[i];
+		snprintf(e->key, sizeof(e->key), "%s", key);
+		e->held = 0;
+	}
+	held = e->held;
+	e->held = 0;
+	e->since_ms = now_ms;
+	return (int)held;
+}
+
 void rmx__log(int level, const char *fmt, ...)
 {
 	char line[512];
@@ -54,6 +104,13 @@ void rmx__log(int level, const char *fmt, ...)
 
 	if (level < RMX__LOG_ERROR || level > RMX__LOG_TRACE)
 		level = RMX__LOG_ERROR;
+	if (capture.buf && level <= RMX__LOG_WARN) {
+		va_start(ap, fmt);
+		vsnprintf(capture.buf, capture.len, fmt, ap);
+		va_end(ap);
+		capture.level = level;
+		return;
+	}
 	n = snprintf(line, sizeof(line), "rmx[%d] %s: ", (int)getpid(),
 		     level_names[level]);
 	va_start(ap, fmt);

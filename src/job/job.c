@@ -200,8 +200,11 @@ static int peer_step(struct rmx_job *job, uint32_t rank, bool may_start)
 			err = rmx_ep_error(p->out);
 			rmx_ep_destroy(p->out);
 			p->out = NULL;
-			/* A lower rank refuses us while its own is on the way. */
-			if (rank < job->rank && err == -ECONNREFUSED &&
+			/*
+			 * A lower rank refuses us while its own is on the
+			 * way (a listener's refusal: -ECONNABORTED).
+			 */
+			if (rank < job->rank && err == -ECONNABORTED &&
 			    !p->refused) {
 				p->refused = true;
 				p->incoming_until = now + timeout_ms(job);
@@ -217,7 +220,7 @@ static int peer_step(struct rmx_job *job, uint32_t rank, bool may_start)
 		if (p->refused) {
 			rmx__err("job: rank %u refused rank %u and never connected itself",
 				 rank, job->rank);
-			return -ECONNREFUSED;
+			return -ECONNABORTED;
 		}
 	}
 	if (!may_start)

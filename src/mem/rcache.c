@@ -633,6 +633,24 @@ void rmx__rcache_stats(struct rmx__rcache *rc, struct rmx__rcache_stats *out)
 	pthread_mutex_unlock(&rc->lock);
 }
 
+void rmx__rcache_idle(struct rmx__rcache *rc, size_t *regions,
+		      uint64_t *bytes)
+{
+	struct rmx__list *l;
+
+	*regions = 0;
+	*bytes = 0;
+	pthread_mutex_lock(&rc->lock);
+	for (l = rc->lru.next; l != &rc->lru; l = l->next) {
+		struct rmx__region *r = rmx__container_of(l, struct rmx__region,
+							  link);
+
+		(*regions)++;
+		*bytes += r->end - r->start;
+	}
+	pthread_mutex_unlock(&rc->lock);
+}
+
 int rmx__rcache_create(const struct rmx__rcache_config *cfg,
 		       const struct rmx__rcache_backend *be,
 		       const struct rmx__rcache_monitor *mon,

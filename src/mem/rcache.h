@@ -114,6 +114,9 @@ void rmx__rcache_purge(struct rmx__rcache *rc);
 /* Deregisters every idle region too: room for a registration elsewhere. */
 void rmx__rcache_evict_idle(struct rmx__rcache *rc);
 void rmx__rcache_stats(struct rmx__rcache *rc, struct rmx__rcache_stats *out);
+/* The regions no operation holds, kept for reuse: how many, how large. */
+void rmx__rcache_idle(struct rmx__rcache *rc, size_t *regions,
+		      uint64_t *bytes);
 
 /*
  * max_bytes: 3/4 of RLIMIT_MEMLOCK's soft limit, half the physical memory

@@ -215,6 +215,14 @@ int rmx__mem_dereg_exact(struct rmx__mem *mem, struct rmx__tp_mr *mr)
 	return mem->tp->ops->mr_dereg(mr);
 }
 
+void rmx__mem_idle(struct rmx__mem *mem, size_t *regions, uint64_t *bytes)
+{
+	*regions = 0;
+	*bytes = 0;
+	if (mem->rc)
+		rmx__rcache_idle(mem->rc, regions, bytes);
+}
+
 void rmx__mem_stats(struct rmx__mem *mem, struct rmx__rcache_stats *out)
 {
 	memset(out, 0, sizeof(*out));

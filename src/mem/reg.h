@@ -55,5 +55,7 @@ int rmx__mem_reg_exact(struct rmx__mem *mem, void *addr, size_t len,
 int rmx__mem_dereg_exact(struct rmx__mem *mem, struct rmx__tp_mr *mr);
 
 void rmx__mem_stats(struct rmx__mem *mem, struct rmx__rcache_stats *out);
+/* The cache's idle regions (rmx__rcache_idle()); none without a cache. */
+void rmx__mem_idle(struct rmx__mem *mem, size_t *regions, uint64_t *bytes);
 
 #endif

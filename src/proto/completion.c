@@ -30,6 +30,10 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 		rmx__send_pump_or_fail(ep);
 		return;
 	}
+	if (c->kind == RMX__TP_COMP_PROBE) {
+		rmx__ep_probed(ep, status);
+		return;
+	}
 	if (slot >= ep->tx_depth || !ep->tx[slot].op)
 		return;
 	rmx__send_on_tx(ep, slot, status);
@@ -38,5 +42,6 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 		rmx__ep_fail(ep, status);
 		return;
 	}
+	rmx__ep_alive(ep);
 	rmx__send_pump_or_fail(ep);
 }

@@ -4,6 +4,8 @@
  * listeners, and destroying an endpoint.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +54,8 @@ static void want_caps(const struct rmx__proto *p, struct rmx__tp_conn_want *c)
 	c->recv_guaranteed = true;
 }
 
-int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
+int rmx__connect(struct rmx__proto *p, const struct sockaddr *src,
+		 const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out)
 {
 	struct rmx__tp_conn_want want;
@@ -85,7 +88,7 @@ int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
 	want_caps(p, &want);
 	priv_len = priv_of(p, data_len ? params->connect_data : NULL, data_len,
 			   priv);
-	ret = p->tp->ops->connect(p->tp, sa, &want, priv, priv_len,
+	ret = p->tp->ops->connect(p->tp, src, sa, &want, priv, priv_len,
 				  timeout, ep, &ep->conn);
 	if (ret) {
 		rmx__err("connect to %s: %s", peer, rmx_strerror(ret));
@@ -109,11 +112,22 @@ static void take_peer_limits(struct rmx_ep *ep, const struct rmx__conn_priv *cp)
 	rmx__send_set_peer_rx(ep, cp->rx_depth);
 }
 
+/* Where the fabric bound this side, for rmx_ep_local_addr(). */
+static void take_local_addr(struct rmx_ep *ep, struct rmx__tp_conn *conn)
+{
+	struct sockaddr_storage ss;
+
+	if (!ep->p->tp->ops->conn_addr(conn, &ss, NULL))
+		rmx__addr_format((struct sockaddr *)&ss, ep->local,
+				 sizeof(ep->local));
+}
+
 static int up_conn_ready(void *upctx, struct rmx__tp_conn *conn)
 {
 	struct rmx_ep *ep = conn->owner;
 
 	(void)upctx;
+	take_local_addr(ep, conn);
 	ep->p->tp->ops->conn_caps(conn, &ep->caps);
 	return rmx__ring_start_rx(ep, conn);
 }
@@ -139,10 +153,9 @@ static void up_established(void *upctx, struct rmx__tp_conn *conn,
 	}
 	p->nconnecting--;
 	ep->state = RMX_EP_CONNECTED;
+	take_local_addr(ep, conn);
 	/* From now on the deadline is keepalive's. */
-	rmx__ep_set_deadline(ep, p->cfg->keepalive_ms ?
-				 rmx__now_ms() + p->cfg->keepalive_ms :
-				 INT64_MAX);
+	rmx__ep_liveness_start(ep, rmx__now_ms());
 	rmx__info("connected to %s (eager max %u, inline %u)", ep->peer,
 		  ep->eager_max, ep->caps.max_inline);
 	if (ep->listener) {
@@ -161,30 +174,25 @@ static void up_closed(void *upctx, struct rmx__tp_conn *conn, int status)
 	rmx__ep_fail(conn->owner, status);
 }
 
-static int up_request(void *upctx, struct rmx__tp_listener *tpl,
-		      struct rmx__tp_conn *conn, const struct sockaddr *peer,
-		      const void *priv, size_t priv_len)
+/* *chosen: the listener's filter refused it, by choice, not by failure. */
+static int accept_request(struct rmx__proto *p, struct rmx_listener *l,
+			  struct rmx__tp_conn *conn, const char *name,
+			  const void *priv, size_t priv_len, bool *chosen)
 {
-	struct rmx_listener *l = tpl->owner;
-	struct rmx__proto *p = upctx;
 	struct rmx__tp_conn_want want;
 	uint8_t mine[RMX__CONN_PRIV_MAX];
 	struct rmx__conn_priv cp;
 	size_t mine_len;
 	struct rmx_ep *ep;
-	char name[64];
 	int ret;
 
-	rmx__addr_format(peer, name, sizeof(name));
 	ret = rmx__conn_priv_parse(priv, priv_len, &cp);
-	if (ret) {
-		rmx__err("rejecting %s: %s", name, rmx_strerror(ret));
+	if (ret)
 		return ret;
-	}
 	if (l->filter) {
 		ret = l->filter(l->filter_arg, cp.data, cp.data_len);
 		if (ret) {
-			rmx__dbg("refusing %s: %s", name, rmx_strerror(ret));
+			*chosen = true;
 			return ret;
 		}
 	}
@@ -207,6 +215,56 @@ static int up_request(void *upctx, struct rmx__tp_listener *tpl,
 		return ret;
 	}
 	return 0;
+}
+
+/*
+ * One line per refused request, with the cause the layers below gave; a
+ * peer that retries at once is logged again only a second later (its
+ * port changes with each attempt: the key is its address alone).
+ */
+static void log_refusal(struct rmx__proto *p, const char *name, int err,
+			const char *why)
+{
+	const char *colon = strrchr(name, ':');
+	char key[RMX_ADDR_STRLEN];
+	int held;
+
+	snprintf(key, sizeof(key), "%.*s",
+		 (int)(colon ? colon - name : (ptrdiff_t)strlen(name)), name);
+	held = rmx__log_limit(p->refusals,
+			      sizeof(p->refusals) / sizeof(p->refusals[0]), key,
+			      rmx__now_ms());
+	if (held < 0)
+		return;
+	if (held)
+		rmx__warn("refused a connection from %s: %s (and %d before it from %s, not logged)",
+			  name, *why ? why : rmx_strerror(err), held, key);
+	else
+		rmx__warn("refused a connection from %s: %s", name,
+			  *why ? why : rmx_strerror(err));
+}
+
+static int up_request(void *upctx, struct rmx__tp_listener *tpl,
+		      struct rmx__tp_conn *conn, const struct sockaddr *peer,
+		      const void *priv, size_t priv_len)
+{
+	struct rmx__proto *p = upctx;
+	char name[RMX_ADDR_STRLEN], why[400];
+	bool chosen = false;
+	int ret, level;
+
+	rmx__addr_format(peer, name, sizeof(name));
+	rmx__log_capture_begin(why, sizeof(why));
+	ret = accept_request(p, tpl->owner, conn, name, priv, priv_len,
+			     &chosen);
+	level = rmx__log_capture_end();
+	if (ret && chosen)
+		rmx__dbg("refusing %s: %s", name, rmx_strerror(ret));
+	else if (ret)
+		log_refusal(p, name, ret, why);
+	else if (level)
+		RMX__LOG(level, "%s", why);
+	return ret;
 }
 
 const struct rmx__tp_upcalls rmx__proto_upcalls = {

@@ -109,7 +109,8 @@ int rmx__ep_new(struct rmx__proto *p, const char *peer,
 		}
 	}
 	if (ret) {
-		rmx__err("no endpoint for %s: %s", peer, rmx_strerror(ret));
+		/* The caller says so: rmx_connect()'s, or the refusal. */
+		rmx__dbg("no endpoint for %s: %s", peer, rmx_strerror(ret));
 		free(ep);
 		return ret;
 	}
@@ -118,6 +119,22 @@ int rmx__ep_new(struct rmx__proto *p, const char *peer,
 	rmx__ep_set_deadline(ep, rmx__now_ms() + p->cfg->connect_timeout_ms);
 	*out = ep;
 	return 0;
+}
+
+void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes)
+{
+	const struct rmx__list *n;
+
+	*eps = 0;
+	*bytes = 0;
+	for (n = p->eps.next; n != &p->eps; n = n->next) {
+		const struct rmx_ep *ep = rmx__container_of(n, struct rmx_ep,
+							    link);
+
+		(*eps)++;
+		*bytes += (ep->tx_mr ? ep->tx_mr->len : 0) +
+			  (ep->rx_mr ? ep->rx_mr->len : 0);
+	}
 }
 
 void rmx__ep_free(struct rmx_ep *ep)

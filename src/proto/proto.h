@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/heap.h"
 #include "core/list.h"
+#include "core/log.h"
 #include "mem/reg.h"
 #include "proto/wire.h"
 #include "transport/transport.h"
@@ -201,11 +202,15 @@ struct rmx_ep {
 	struct rmx__done ev;		/* pending events, as ev_bits */
 	unsigned int ev_bits;
 	int ev_status;
-	int64_t deadline_ms;		/* connect, or next keepalive step */
-	bool probe_sent;		/* keepalive: a ping is out */
+	int64_t deadline_ms;		/* connect, or next liveness step */
+	int64_t alive_ms;		/* last completion: the peer's device is there */
+	int64_t heard_ms;		/* last arrival: the peer's rmx is there */
+	bool probe_out;			/* keepalive: a probe is posted */
+	bool ping_sent;			/* RMX_PEER_TIMEOUT_MS: a ping is out */
 	bool pong_due;			/* the peer pinged: reply */
 	struct rmx__list link;		/* proto->eps */
-	char peer[64];
+	char peer[RMX_ADDR_STRLEN];	/* rmx_ep_peer_addr() */
+	char local[RMX_ADDR_STRLEN];	/* rmx_ep_local_addr(); "": not yet */
 	uint8_t peer_data_len;		/* the peer's rmx_ep_params.connect_data */
 	uint8_t peer_data[RMX_CONNECT_DATA_MAX];
 
@@ -298,6 +303,7 @@ struct rmx__proto {
 	struct rmx__rpc_handler *handlers;	/* by rpc id */
 	uint32_t nhandlers;
 	struct rmx__list rpc_open;	/* requests handed to handlers */
+	struct rmx__log_limit refusals[8];	/* by peer address */
 };
 
 extern const struct rmx__tp_upcalls rmx__proto_upcalls;
@@ -315,6 +321,8 @@ int rmx__proto_arm(struct rmx__proto *p);
 /* A new endpoint (state CONNECTING) with its rings, in the id table. */
 int rmx__ep_new(struct rmx__proto *p, const char *peer, struct rmx_ep **out);
 void rmx__ep_free(struct rmx_ep *ep);
+/* Endpoints alive and the bytes their message buffers pin. */
+void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes);
 struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id);
 void rmx__ep_set_deadline(struct rmx_ep *ep, int64_t t);
 void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
@@ -330,8 +338,12 @@ void rmx__ep_shutdown(struct rmx_ep *ep, int status, struct rmx__list *to);
 void rmx__ep_fail(struct rmx_ep *ep, int err);
 
 /* deadline.c */
-/* The peer spoke: keepalive starts over. */
+/* The endpoint just connected: liveness checks start from now. */
+void rmx__ep_liveness_start(struct rmx_ep *ep, int64_t now);
+/* The peer's rmx sent something: it and its device are alive. */
 void rmx__ep_heard(struct rmx_ep *ep);
+/* A keepalive probe completed with status. */
+void rmx__ep_probed(struct rmx_ep *ep, int status);
 void rmx__ep_check_deadlines(struct rmx__proto *p, int64_t now);
 int64_t rmx__ep_next_deadline(struct rmx__proto *p);
 
@@ -341,7 +353,8 @@ int rmx__listen(struct rmx__proto *p, const struct sockaddr *sa,
 void rmx__listener_destroy(struct rmx_listener *l);
 void rmx__listener_set_filter(struct rmx_listener *l, rmx__accept_filter fn,
 			      void *arg);
-int rmx__connect(struct rmx__proto *p, const struct sockaddr *sa,
+int rmx__connect(struct rmx__proto *p, const struct sockaddr *src,
+		 const struct sockaddr *sa,
 		 const struct rmx_ep_params *params, struct rmx_ep **out);
 void rmx__ep_destroy(struct rmx_ep *ep);
 
@@ -435,6 +448,12 @@ int rmx__rpc_respond(struct rmx_rpc_req *req, int status, const void *resp,
 		     size_t len, rmx_comp_cb cb, void *arg);
 /* Attaches RPC on top of the core: its messages, hooks and deadlines. */
 void rmx__rpc_attach(struct rmx__proto *p);
+
+/* A work request completed: the peer's device answered. */
+static inline void rmx__ep_alive(struct rmx_ep *ep)
+{
+	ep->alive_ms = ep->p->now_ms;
+}
 
 /* The eager limit: the peer's once known, until then our own. */
 static inline uint32_t rmx__ep_eager_max(const struct rmx_ep *ep)

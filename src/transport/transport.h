@@ -60,6 +60,12 @@ enum rmx__tp_caps {
 	RMX__TP_CAP_MR_CACHE = 1 << 6,
 	/* Connections are the fabric's own, each failing on its own. */
 	RMX__TP_CAP_CONNECTED = 1 << 7,
+	/*
+	 * post_probe() exists: the peer's device answers a probe without
+	 * the peer's CPU, so a probe fails only when the peer's process or
+	 * node is gone, never because it computes.
+	 */
+	RMX__TP_CAP_PEER_PROBE = 1 << 8,
 };
 
 #define RMX__TP_NOTE_MAX 200
@@ -122,6 +128,7 @@ struct rmx__tp_rma {
 enum rmx__tp_comp_kind {
 	RMX__TP_COMP_SEND,	/* a send or one-sided operation posted here */
 	RMX__TP_COMP_RECV,	/* a posted receive, used or flushed */
+	RMX__TP_COMP_PROBE,	/* a probe (post_probe) */
 };
 
 /* A finished work request. */
@@ -165,11 +172,20 @@ struct rmx__tp_upcalls {
 	/* Established (status 0, peer's private data) or closed (why). */
 	void (*conn_established)(void *upctx, struct rmx__tp_conn *conn,
 				 const void *priv, size_t priv_len);
+	/*
+	 * A connection that was never established closes with
+	 * -ECONNREFUSED when nobody listens at the address, -EPROTO or
+	 * -EPROTONOSUPPORT when the listener's conn_request returned it,
+	 * and -ECONNABORTED when it rejected it with any other error: a
+	 * peer that is there but refuses (out of resources) is not one
+	 * that is absent.
+	 */
 	void (*conn_closed)(void *upctx, struct rmx__tp_conn *conn,
 			    int status);
 	/*
 	 * A peer asks to connect to a listener. Return 0 after calling
-	 * ops->accept() on conn, or a negative errno to reject it.
+	 * ops->accept() on conn, or a negative errno to reject it (the
+	 * peer's conn_closed tells -EPROTO from the rest, see above).
 	 */
 	int (*conn_request)(void *upctx, struct rmx__tp_listener *listener,
 			    struct rmx__tp_conn *conn,
@@ -189,6 +205,7 @@ struct rmx__tp_ops {
 	int (*open)(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 		    void *upctx, struct rmx__tp **out);
 	void (*close)(struct rmx__tp *tp);
+	/* What the context opened: a device, or a fabric's domain, by name. */
 	const char *(*device_name)(const struct rmx__tp *tp);
 	/*
 	 * An address peers reach this backend at, for listeners others
@@ -214,7 +231,9 @@ struct rmx__tp_ops {
 	int (*listener_port)(const struct rmx__tp_listener *l);
 	void (*listener_close)(struct rmx__tp_listener *l);
 
-	int (*connect)(struct rmx__tp *tp, const struct sockaddr *dst,
+	/* src: the local address to connect from; NULL lets the fabric pick. */
+	int (*connect)(struct rmx__tp *tp, const struct sockaddr *src,
+		       const struct sockaddr *dst,
 		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out);
@@ -223,6 +242,13 @@ struct rmx__tp_ops {
 		      size_t priv_len, void *owner);
 	void (*conn_caps)(const struct rmx__tp_conn *conn,
 			  struct rmx__tp_conn_caps *out);
+	/*
+	 * The connection's own address and its peer's (either may be
+	 * NULL); -ENOTCONN while the fabric has not bound it yet.
+	 */
+	int (*conn_addr)(const struct rmx__tp_conn *conn,
+			 struct sockaddr_storage *local,
+			 struct sockaddr_storage *peer);
 	/* Disconnects if needed and frees; no upcall for conn after this. */
 	void (*conn_destroy)(struct rmx__tp_conn *conn);
 
@@ -233,6 +259,14 @@ struct rmx__tp_ops {
 			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
 	int (*post_rma)(struct rmx__tp_conn *conn,
 			const struct rmx__tp_rma *rma, uint64_t wr_ctx);
+	/*
+	 * RMX__TP_CAP_PEER_PROBE: asks the peer's device whether the peer
+	 * is still there; completes like any work request, as kind
+	 * RMX__TP_COMP_PROBE, with an error once the peer is gone. One
+	 * probe at a time per connection, in room the backend keeps beyond
+	 * sq_depth; it takes effect after what was posted before it.
+	 */
+	int (*post_probe)(struct rmx__tp_conn *conn, uint64_t wr_ctx);
 };
 
 /*

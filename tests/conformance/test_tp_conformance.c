@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "check_main.h"
+#include "core/addr.h"
 #include "lab.h"
 #include "tpc.h"
 
@@ -91,6 +92,24 @@ static struct tpc_wr *expect_refused(struct tpc_pair *p,
 
 /* Connection ------------------------------------------------------- */
 
+/* What conn_addr() says of two connected ends agrees crosswise. */
+static void check_addrs(struct tpc_pair *p, struct rmx__tp_conn *a,
+			struct rmx__tp_conn *b)
+{
+	struct sockaddr_storage al, ap, bl, bp;
+	char s1[64], s2[64];
+
+	ck_assert_int_eq(p->a.tp->ops->conn_addr(a, &al, &ap), 0);
+	ck_assert_int_eq(p->b.tp->ops->conn_addr(b, &bl, &bp), 0);
+	rmx__addr_format((struct sockaddr *)&al, s1, sizeof(s1));
+	rmx__addr_format((struct sockaddr *)&bp, s2, sizeof(s2));
+	ck_assert_str_eq(s1, s2);
+	rmx__addr_format((struct sockaddr *)&ap, s1, sizeof(s1));
+	rmx__addr_format((struct sockaddr *)&bl, s2, sizeof(s2));
+	ck_assert_str_eq(s1, s2);
+}
+
+
 START_TEST(connect_priv)
 {
 	struct tpc_pair *p = tpc_open();
@@ -126,6 +145,7 @@ START_TEST(connect_priv)
 		      lab_check(ca->priv, n, 2));
 	tpc_sockaddr(p, port, &ss);
 	ck_assert_int_eq(cb->peer_family, ss.ss_family);
+	check_addrs(p, ca->conn, cb->conn);
 	ck_assert(ca->ready_seq && ca->ready_seq < ca->established_seq);
 	ck_assert(cb->ready_seq && cb->ready_seq < cb->established_seq);
 	p->a.tp->ops->conn_caps(ca->conn, &caps);
@@ -153,10 +173,16 @@ START_TEST(reject)
 	struct tpc_pair *p = tpc_open();
 	struct tpc_conn *ca;
 
-	p->b.reject = -ECONNREFUSED;
+	/* Someone is there and refuses: not -ECONNREFUSED (transport.h). */
+	p->b.reject = -ENOMEM;
 	ca = connect_fails(p, tpc_port(p));
+	ck_assert_int_eq(ca->closed_status, -ECONNABORTED);
 	/* One request reached b; the upcalls check nothing named it since. */
 	ck_assert_int_eq(p->b.nconns, 1);
+	tpc_destroy(ca);
+	p->b.reject = -EPROTO;
+	ca = connect_fails(p, tpc_port(p));
+	ck_assert_int_eq(ca->closed_status, -EPROTO);
 	tpc_destroy(ca);
 	/* The listener still takes connections. */
 	p->b.reject = 0;
@@ -198,7 +224,7 @@ START_TEST(refused)
 	ck_assert_int_eq(ret, 0);
 	port = p->b.tp->ops->listener_port(l);
 	p->b.tp->ops->listener_close(l);
-	connect_fails(p, port);
+	ck_assert_int_eq(connect_fails(p, port)->closed_status, -ECONNREFUSED);
 	tpc_close(p);
 }
 END_TEST
@@ -471,6 +497,56 @@ START_TEST(peer_destroy)
 	tpc_check_flushed(p->cb);
 	tpc_settle(p, 100);
 	tpc_check_flushed(p->cb);
+	tpc_close(p);
+}
+END_TEST
+
+/* RMX__TP_CAP_PEER_PROBE ------------------------------------------ */
+
+/*
+ * The peer's device answers a probe: only side a progresses, and its
+ * probes complete, once each, in order with what was posted before.
+ */
+START_TEST(probe_without_peer_cpu)
+{
+	struct tpc_pair *p = tpc_pair_connect();
+	struct tpc_mem *l;
+	struct tpc_wr *s, *w;
+	int64_t end;
+	int i;
+
+	tpc_require(p, RMX__TP_CAP_PEER_PROBE);
+	l = tpc_reg(&p->a, 4096, RMX__TP_LOCAL_WRITE);
+	for (i = 0; i < 3; i++) {
+		s = tpc_post_send(p->ca, l->buf, 64, l->mr);
+		w = tpc_post_probe(p->ca);
+		end = rmx__now_ms() + TPC_TIMEOUT_MS;
+		while (!w->ncomp && rmx__now_ms() < end)
+			tpc_progress_one(p, &p->a);
+		ck_assert_msg(w->ncomp == 1 && w->comp.status == 0,
+			      "probe %d: %d completions, status %d", i,
+			      w->ncomp, w->comp.status);
+		ck_assert_msg(s->ncomp == 1 && s->seq < w->seq,
+			      "probe %d completed before the send before it", i);
+	}
+	tpc_settle(p, 50);
+	tpc_close(p);
+}
+END_TEST
+
+/* A probe outstanding when the peer goes ends once, with an error. */
+START_TEST(probe_peer_gone)
+{
+	struct tpc_pair *p = tpc_pair_connect();
+	struct tpc_wr *w;
+
+	tpc_require(p, RMX__TP_CAP_PEER_PROBE);
+	tpc_destroy(p->cb);
+	w = tpc_post_probe(p->ca);
+	tpc_wait(p, w->ncomp && p->ca->nclosed);
+	tpc_settle(p, 100);
+	ck_assert_int_eq(w->ncomp, 1);
+	tpc_check_flushed(p->ca);
 	tpc_close(p);
 }
 END_TEST
@@ -823,6 +899,8 @@ Suite *test_suite(void)
 
 	tc = tcase(s, "connected", true);
 	tcase_add_test(tc, peer_destroy);
+	tcase_add_test(tc, probe_without_peer_cpu);
+	tcase_add_test(tc, probe_peer_gone);
 	tc = tcase(s, "inline", true);
 	tcase_add_test(tc, inline_send);
 	tcase_add_test(tc, inline_write);

@@ -118,7 +118,7 @@ static struct tpc_wr *new_wr(struct tpc_conn *c, bool recv, const void *buf,
 	return w;
 }
 
-enum post_kind { POST_RECV, POST_SEND, POST_RMA };
+enum post_kind { POST_RECV, POST_SEND, POST_RMA, POST_PROBE };
 
 static int post(struct tpc_conn *c, enum post_kind kind, const void *buf,
 		uint32_t len, struct rmx__tp_mr *mr,
@@ -136,11 +136,14 @@ static int post(struct tpc_conn *c, enum post_kind kind, const void *buf,
 	*out = w;
 	if (!w)
 		return -ENOSPC;
+	w->probe = kind == POST_PROBE;
 	s->in_post = true;
 	if (kind == POST_RECV)
 		ret = ops->post_recv(c->conn, (void *)buf, len, mr, w->wr_ctx);
 	else if (kind == POST_SEND)
 		ret = ops->post_send(c->conn, buf, len, mr, w->wr_ctx);
+	else if (kind == POST_PROBE)
+		ret = ops->post_probe(c->conn, w->wr_ctx);
 	else
 		ret = ops->post_rma(c->conn, rma, w->wr_ctx);
 	s->in_post = false;
@@ -191,7 +194,9 @@ static void up_completion(void *upctx, const struct rmx__tp_comp *comp)
 	if (comp->conn != c->conn)
 		violate(s, "%s #%llu names another connection", what,
 			(unsigned long long)i);
-	if (comp->kind != (w->recv ? RMX__TP_COMP_RECV : RMX__TP_COMP_SEND))
+	if (comp->kind != (w->recv  ? RMX__TP_COMP_RECV :
+			   w->probe ? RMX__TP_COMP_PROBE :
+				      RMX__TP_COMP_SEND))
 		violate(s, "%s #%llu completed as kind %d", what,
 			(unsigned long long)i, (int)comp->kind);
 	if (comp->status > 0)
@@ -528,7 +533,7 @@ struct tpc_conn *tpc_connect(struct tpc_pair *p, int port, const void *priv,
 
 	ck_assert_ptr_nonnull(c);
 	tpc_sockaddr(p, port, &ss);
-	ret = p->a.tp->ops->connect(p->a.tp, (struct sockaddr *)&ss,
+	ret = p->a.tp->ops->connect(p->a.tp, NULL, (struct sockaddr *)&ss,
 				    &p->a.want, priv, priv_len,
 				    CONNECT_TIMEOUT_MS, c, &conn);
 	ck_assert_msg(ret == 0, "%s: connect: %s", p->be->name,
@@ -716,6 +721,20 @@ struct tpc_wr *tpc_post_rma(struct tpc_conn *c, const struct rmx__tp_rma *rma)
 	int ret = post(c, POST_RMA, NULL, 0, NULL, rma, &w);
 
 	return posted(c, "post_rma", ret, w);
+}
+
+struct tpc_wr *tpc_post_probe(struct tpc_conn *c)
+{
+	struct tpc_wr *w;
+	int ret = post(c, POST_PROBE, NULL, 0, NULL, NULL, &w);
+
+	return posted(c, "post_probe", ret, w);
+}
+
+void tpc_progress_one(struct tpc_pair *p, struct tpc_side *s)
+{
+	progress(p, s);
+	check_violations(p);
 }
 
 /* Counting ----------------------------------------------------------- */

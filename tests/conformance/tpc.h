@@ -82,6 +82,7 @@ struct tpc_wr {
 	uint64_t wr_ctx;
 	struct tpc_conn *conn;
 	bool recv;
+	bool probe;		/* post_probe() */
 	bool posted;		/* the post call returned 0 */
 	void *buf;
 	uint32_t len;
@@ -185,6 +186,8 @@ void tpc_step(struct tpc_pair *p, int64_t deadline_ms);
 			tpc_step(p, tpc_end_);                             \
 		}                                                          \
 	} while (0)
+/* Progresses side s alone once: the other side's CPU stays out of it. */
+void tpc_progress_one(struct tpc_pair *p, struct tpc_side *s);
 /* Progresses both sides a few times, without sleeping. */
 void tpc_poke(struct tpc_pair *p);
 void tpc_timeout(struct tpc_pair *p, const char *what, bool after_poke)
@@ -205,6 +208,8 @@ struct tpc_wr *tpc_post_slot(struct tpc_conn *c);
 struct tpc_wr *tpc_post_send(struct tpc_conn *c, const void *buf,
 			     uint32_t len, struct rmx__tp_mr *mr);
 struct tpc_wr *tpc_post_rma(struct tpc_conn *c, const struct rmx__tp_rma *rma);
+/* A probe: needs RMX__TP_CAP_PEER_PROBE. */
+struct tpc_wr *tpc_post_probe(struct tpc_conn *c);
 /*
  * The same, returning the post call's result; *out is the record, whose
  * `posted` says whether a completion is owed.

@@ -109,7 +109,7 @@ static void connect_ep(struct rmx__proto *p, struct fake_tp *tp,
 				     .rx_depth = 8, .eager_max = 256 };
 	uint8_t priv[RMX__CONN_PRIV_SIZE];
 
-	if (rmx__connect(p, (struct sockaddr *)&sa, NULL, ep))
+	if (rmx__connect(p, NULL, (struct sockaddr *)&sa, NULL, ep))
 		abort();
 	if (tp->up->conn_ready(tp->upctx, &tp->last->base))
 		abort();

@@ -230,6 +230,15 @@ if listening 7185; then
 	count 'rendezvous' "$tmp/c5b.out"
 	[[ $RC == 0 && $n == 3 && $N == 1 ]] && pass "--rmx -S 1MiB -V: rendezvous, 3 RTT lines" ||
 		{ flunk "--rmx -S 1MiB: status $RC, $n RTT lines, rendezvous $N"; show c5b; }
+	# -I as rping's: the banner names where from, and the device.
+	run c5c 60 "$ping" --rmx -c -a "$addr" -I "$addr" -p 7185 -C 1
+	count "^RMX-PING $addr:7185 from $addr:[0-9]+ on rxe0: " "$tmp/c5c.out"
+	[[ $RC == 0 && $N == 1 ]] && pass "--rmx -I $addr: connected from there" ||
+		{ flunk "--rmx -I: status $RC, $N banners naming the source"; show c5c; }
+	run c5d 30 "$ping" --rmx -c -a "$addr" -I 127.0.0.1 -p 7185 -C 1
+	count 'is not on an RDMA device' "$tmp/c5d.err"
+	[[ $RC == 1 && $N == 1 ]] && pass "--rmx -I 127.0.0.1: status 1, one line says why" ||
+		{ flunk "--rmx -I 127.0.0.1: status $RC, $N lines saying why"; show c5d; }
 	kill -TERM "$s5"
 	finish "$s5"
 	[[ $RC == 0 ]] && pass "--rmx -P server: status 0 after SIGTERM" ||
@@ -244,6 +253,12 @@ run c6 30 "$ping" -c -a "$addr" -p 7186 -C 3
 run c6r 30 "$ping" --rmx -c -a "$addr" -p 7186 -C 3
 [[ $RC == 1 ]] && ((MS < 5000)) && pass "--rmx, no server: status 1 in $MS ms" ||
 	{ flunk "--rmx, no server: status $RC after $MS ms"; show c6r; }
+
+# No RDMA device behind the address: one line names the fix.
+run c6l 30 "$ping" --rmx -c -a 127.0.0.1 -p 7186 -C 1
+count 'is not on an RDMA device' "$tmp/c6l.err"
+[[ $RC == 1 && $N == 1 ]] && pass "--rmx to 127.0.0.1: status 1, one line says why" ||
+	{ flunk "--rmx to 127.0.0.1: status $RC, $N lines saying why"; show c6l; }
 
 # ---- 7. the server killed -9 mid-run ----------------------------------
 

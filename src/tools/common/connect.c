@@ -20,14 +20,15 @@ void tool_conn_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
 		c->err = status < 0 ? status : -ECONNRESET;
 }
 
-int tool_connect(rmx_context_t *ctx, const char *addr, int timeout_ms,
-		 int wait_ms, const volatile sig_atomic_t *stop,
+int tool_connect(rmx_context_t *ctx, const char *addr, const char *src,
+		 int timeout_ms, int wait_ms, const volatile sig_atomic_t *stop,
 		 struct tool_conn *c, rmx_ep_t **ep)
 {
 	struct rmx_ep_params p = {
 		.event_cb = tool_conn_event,
 		.arg = c,
 		.timeout_ms = timeout_ms,
+		.src_addr = src,
 	};
 	int64_t end = tool_clock_ns() + wait_ms * TOOL_NS_PER_MS;
 	int ret;

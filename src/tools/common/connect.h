@@ -21,7 +21,8 @@ void tool_conn_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
 		     void *arg);
 
 /*
- * rmx_connect() to addr ("host:port") with tool_conn_event keeping *c,
+ * rmx_connect() to addr ("host:port") from src (NULL: any, see
+ * rmx_ep_params.src_addr) with tool_conn_event keeping *c,
  * then progress until the endpoint is up. timeout_ms is the connect
  * timeout (0: RMX_CONNECT_TIMEOUT_MS); the library ends a failed attempt
  * with it, and wait_ms only backs that up. Returns 0, or why not: the
@@ -30,8 +31,8 @@ void tool_conn_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
  * the endpoint, also on failure (NULL when rmx_connect() failed): the
  * caller destroys it.
  */
-int tool_connect(rmx_context_t *ctx, const char *addr, int timeout_ms,
-		 int wait_ms, const volatile sig_atomic_t *stop,
+int tool_connect(rmx_context_t *ctx, const char *addr, const char *src,
+		 int timeout_ms, int wait_ms, const volatile sig_atomic_t *stop,
 		 struct tool_conn *c, rmx_ep_t **ep);
 
 #endif /* RMX_TOOLS_COMMON_CONNECT_H */

@@ -397,7 +397,7 @@ static int run(struct client *c, const char *addr, size_t min_size)
 	snprintf(stage, sizeof(c->stage_buf), "connecting to %s", addr);
 	c->stage = stage;
 	/* The library's connect timeout ends this; the clock is a backstop. */
-	ret = tool_connect(c->ctx, addr, 0, 3 * PERF_STALL_MS, NULL, &c->conn,
+	ret = tool_connect(c->ctx, addr, NULL, 0, 3 * PERF_STALL_MS, NULL, &c->conn,
 			   &c->ep);
 	if (ret)
 		return ret;

@@ -46,7 +46,7 @@ int perf_test_by_name(const char *name);
 /*
  * The default window keeps at most this much in flight: plenty for any
  * link's bandwidth-delay product, and a slow link (Soft-RoCE) then never
- * queues seconds of transfers ahead of keepalive's messages.
+ * queues seconds of transfers ahead of rmx's own messages.
  */
 #define PERF_MAX_INFLIGHT (16UL << 20)
 #define PERF_MAX_SIZE (1UL << 30)
@@ -57,7 +57,7 @@ int perf_test_by_name(const char *name);
 /*
  * No completion, event or reply for this long fails the run: keepalive
  * (RMX_KEEPALIVE_MS) normally ends a dead peer's endpoint well before,
- * this only bounds what keepalive cannot see.
+ * this bounds what keepalive does not see (a stopped peer).
  */
 #define PERF_STALL_MS 10000
 

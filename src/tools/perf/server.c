@@ -287,7 +287,7 @@ static int serve(struct server *s)
 	while (!ret && !s->done_req) {
 		/*
 		 * Echoing tests busy-poll like the client; for one-sided
-		 * tests the server has nothing to do but answer keepalives.
+		 * tests the server has nothing to do but keepalive.
 		 */
 		busy = s->test == PERF_PUT_LAT || s->test == PERF_SEND_LAT ||
 		       s->test == PERF_RPC_LAT || s->test == PERF_SEND_BW ||

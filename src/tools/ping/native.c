@@ -116,8 +116,12 @@ static void on_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
 	}
 	s->eps[s->neps++] = ep;
 	s->served++;
-	if (s->o->debug)
-		printf("client %d connected\n", s->served);
+	if (s->o->debug) {
+		char peer[RMX_ADDR_STRLEN] = "?";
+
+		rmx_ep_peer_addr(ep, peer, sizeof(peer));
+		printf("client %d connected from %s\n", s->served, peer);
+	}
 }
 
 /* Frees the endpoints whose clients left; outside any callback. */
@@ -248,7 +252,7 @@ static int connect_server(struct client *c, const struct ping_opts *o,
 			  const char *addr, rmx_ep_t **ep)
 {
 	/* The connect timeout ends a failed attempt; a second backs it up. */
-	int ret = tool_connect(c->ctx, addr, o->timeout_ms,
+	int ret = tool_connect(c->ctx, addr, o->src, o->timeout_ms,
 			       o->timeout_ms + 1000, &ping_stop, &c->conn, ep);
 
 	if (ret && ret != -EINTR)
@@ -301,7 +305,7 @@ static int run_client(const struct ping_opts *o)
 {
 	struct client c = { 0 };
 	struct stats st = { .min = INFINITY };
-	char *start = NULL, *sink = NULL, addr[300];
+	char *start = NULL, *sink = NULL, addr[300], local[RMX_ADDR_STRLEN];
 	rmx_ep_t *ep = NULL;
 	size_t eager = 0;
 	double rtt;
@@ -324,8 +328,10 @@ static int run_client(const struct ping_opts *o)
 	if (ret)
 		goto out;
 	rmx_ep_max_msg(ep, &eager);
-	printf("RMX-PING %s: %zu data bytes per ping, %s (eager limit %zu)\n",
-	       addr, o->size,
+	if (rmx_ep_local_addr(ep, local, sizeof(local)))
+		snprintf(local, sizeof(local), "?");
+	printf("RMX-PING %s from %s on %s: %zu data bytes per ping, %s (eager limit %zu)\n",
+	       addr, local, rmx_context_device(c.ctx), o->size,
 	       o->size + RPC_HDR_LEN <= eager ? "eager" : "rendezvous", eager);
 	t0 = tool_clock_ns();
 	for (seq = 0; !ping_stop && (!o->count || seq < o->count); seq++) {

@@ -160,10 +160,6 @@ int main(int argc, char **argv)
 		tool_usage_err("-I is for the client (-c); the server binds -a");
 		return 2;
 	}
-	if (native && o.src) {
-		tool_usage_err("-I is not supported with --rmx");
-		return 2;
-	}
 	if (size_arg) {
 		size_opt.min = native ? 1 : RPING_MIN_SIZE;
 		size_opt.max = native ? NATIVE_MAX_SIZE : RPING_MAX_SIZE;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "transport/verbs/verbs.h"
@@ -34,20 +35,57 @@ static struct verbs_conn *conn_new(struct verbs_tp *tp, void *owner)
 	return c;
 }
 
+/*
+ * How long the QP waits for an acknowledgement before it retries, and how
+ * often: a peer whose node vanished (no DREQ comes) is found when these
+ * run out, by the next work request or keepalive probe. librdmacm's
+ * default for RoCE is the path's packet lifetime (about 0.5 s per try on
+ * rxe); the knobs' defaults (verbs.c) bound it near 1.6 s.
+ */
+static int set_ack_timeout(struct verbs_conn *c)
+{
+	uint8_t t = (uint8_t)c->tp->cfg.ack_timeout;
+
+	if (rdma_set_option(c->id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT,
+			    &t, sizeof(t))) {
+		rmx__err("cannot set the ACK timeout: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* One error line about an address: "<what> <addr> <why>". */
+static void addr_err(const struct sockaddr *sa, const char *what,
+		     const char *why)
+{
+	char name[64];
+
+	rmx__addr_format(sa, name, sizeof(name));
+	rmx__err("%s %s %s", what, name, why);
+}
+
+/* Says which address has no RDMA device behind it, and what to use. */
+static void not_rdma(const struct sockaddr *sa, const char *what)
+{
+	addr_err(sa, what,
+		 "is not on an RDMA device: use the IP address of an RDMA device's netdev (rmx-info lists them as GIDs)");
+}
+
 static int create_qp(struct verbs_conn *c)
 {
 	struct verbs_tp *tp = c->tp;
-	int max_wr = tp->dev_attr.max_qp_wr;
+	uint32_t max_wr = (uint32_t)tp->dev_attr.max_qp_wr;
+	/* One entry more than asked: room for a probe (transport.h). */
+	uint32_t sq_want = c->want.sq_depth + 1;
 	struct ibv_qp_init_attr qa = {
 		.send_cq = tp->cq,
 		.recv_cq = tp->cq,
 		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
 		.cap = {
-			.max_send_wr = c->want.sq_depth < (uint32_t)max_wr ?
-					       c->want.sq_depth : (uint32_t)max_wr,
-			.max_recv_wr = c->want.rq_depth < (uint32_t)max_wr ?
-					       c->want.rq_depth : (uint32_t)max_wr,
+			.max_send_wr = sq_want < max_wr ? sq_want : max_wr,
+			.max_recv_wr = c->want.rq_depth < max_wr ?
+					       c->want.rq_depth : max_wr,
 			.max_send_sge = 1,
 			.max_recv_sge = 1,
 			.max_inline_data = tp->cfg.max_inline,
@@ -56,15 +94,19 @@ static int create_qp(struct verbs_conn *c)
 	int sq = (int)qa.cap.max_send_wr, rq = (int)qa.cap.max_recv_wr;
 	int ret;
 
+	if (!c->id->verbs) {
+		not_rdma(rdma_get_peer_addr(c->id), "peer");
+		return -ENODEV;
+	}
 	if (c->id->verbs != tp->verbs) {
 		rmx__err("peer is reachable through %s, but this context uses %s (set RMX_DEVICE)",
-			 c->id->verbs ?
-				 ibv_get_device_name(c->id->verbs->device) :
-				 "no RDMA device",
+			 ibv_get_device_name(c->id->verbs->device),
 			 ibv_get_device_name(tp->verbs->device));
 		return -ENODEV;
 	}
-	ret = rmx__verbs_cq_reserve(tp, sq, rq);
+	ret = set_ack_timeout(c);
+	if (!ret)
+		ret = rmx__verbs_cq_reserve(tp, sq, rq);
 	if (ret)
 		return ret;
 	if (rdma_create_qp(c->id, tp->pd, &qa)) {
@@ -87,7 +129,7 @@ static int create_qp(struct verbs_conn *c)
 	c->has_qp = true;
 	c->cq_sq = sq;
 	c->cq_rq = rq;
-	c->caps.sq_depth = qa.cap.max_send_wr;
+	c->caps.sq_depth = qa.cap.max_send_wr - 1;	/* less the probe's */
 	c->caps.rq_depth = qa.cap.max_recv_wr;
 	c->caps.max_inline = qa.cap.max_inline_data;
 	c->caps.max_msg = tp->max_msg;
@@ -101,8 +143,12 @@ static void fill_param(struct verbs_conn *c, struct rdma_conn_param *p)
 	p->private_data_len = c->priv_len;
 	p->responder_resources = c->rd_atom_in;
 	p->initiator_depth = c->rd_atom_out;
-	/* Give a dead peer ~7 transport retries, then fail the QP. */
-	p->retry_count = 7;
+	/*
+	 * The active side's count is both QPs' (the REQ carries it). Not 7:
+	 * rxe takes 7 as "retry forever", and a vanished peer would never
+	 * be found.
+	 */
+	p->retry_count = (uint8_t)c->tp->cfg.retry_count;
 	/*
 	 * A peer that promised a receive for every message gets a few RNR
 	 * retries as a safety net that ends in an error; one that did not
@@ -120,7 +166,29 @@ static int copy_priv(struct verbs_conn *c, const void *priv, size_t len)
 	return 0;
 }
 
-int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *dst,
+static int copy_sa(struct sockaddr_storage *to, const struct sockaddr *sa)
+{
+	size_t len;
+
+	switch (sa ? sa->sa_family : AF_UNSPEC) {
+	case AF_INET:
+		len = sizeof(struct sockaddr_in);
+		break;
+	case AF_INET6:
+		len = sizeof(struct sockaddr_in6);
+		break;
+	default:
+		return -ENOTCONN;
+	}
+	if (to) {
+		memset(to, 0, sizeof(*to));
+		memcpy(to, sa, len);
+	}
+	return 0;
+}
+
+int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *src,
+		       const struct sockaddr *dst,
 		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out)
@@ -136,6 +204,8 @@ int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *dst,
 		goto err_free;
 	c->want = *want;
 	c->timeout_ms = timeout_ms;
+	if (src)
+		copy_sa(&c->src, src);
 	c->rd_atom_in = min_u8(tp->dev_attr.max_qp_rd_atom, VERBS_RD_ATOM_MAX,
 			       255);
 	c->rd_atom_out = min_u8(tp->dev_attr.max_qp_init_rd_atom,
@@ -144,10 +214,15 @@ int rmx__verbs_connect(struct rmx__tp *base, const struct sockaddr *dst,
 		ret = -errno;
 		goto err_free;
 	}
-	if (rdma_resolve_addr(c->id, NULL, (struct sockaddr *)dst,
-			      (int)timeout_ms)) {
+	if (rdma_resolve_addr(c->id, (struct sockaddr *)src,
+			      (struct sockaddr *)dst, (int)timeout_ms)) {
 		ret = -errno;
-		rmx__err("rdma_resolve_addr: %s", strerror(errno));
+		if (src && ret == -ENODEV)
+			not_rdma(src, "source address");
+		else if (src && ret == -EADDRNOTAVAIL)
+			addr_err(src, "source address", "is not an address of this host");
+		else
+			rmx__err("rdma_resolve_addr: %s", strerror(errno));
 		rdma_destroy_id(c->id);
 		goto err_free;
 	}
@@ -187,6 +262,16 @@ void rmx__verbs_conn_caps(const struct rmx__tp_conn *base,
 			  struct rmx__tp_conn_caps *out)
 {
 	*out = ((const struct verbs_conn *)base)->caps;
+}
+
+int rmx__verbs_conn_addr(const struct rmx__tp_conn *base,
+			 struct sockaddr_storage *local,
+			 struct sockaddr_storage *peer)
+{
+	struct rdma_cm_id *id = ((const struct verbs_conn *)base)->id;
+	int ret = copy_sa(local, rdma_get_local_addr(id));
+
+	return ret ? ret : copy_sa(peer, rdma_get_peer_addr(id));
 }
 
 void rmx__verbs_conn_destroy(struct rmx__tp_conn *base)
@@ -257,6 +342,44 @@ void rmx__verbs_listener_close(struct rmx__tp_listener *base)
 	free(l);
 }
 
+/* Rejects a request, telling the peer why (VERBS_REJ_MAGIC). */
+static void reject(struct rdma_cm_id *id, int err)
+{
+	uint8_t rej[VERBS_REJ_SIZE] = { 0 };
+	uint32_t magic = htonl(VERBS_REJ_MAGIC);
+	uint16_t e = htons((uint16_t)(-err));
+
+	memcpy(rej, &magic, 4);
+	memcpy(rej + 4, &e, 2);
+	if (rdma_reject(id, rej, sizeof(rej)))
+		rmx__dbg("rdma_reject: %s", strerror(errno));
+}
+
+/*
+ * A rejection's errno (transport.h, conn_closed): rmx's listener says
+ * why; another application's rejection is still a refusal by someone
+ * who is there; any other reason (no listener) is -ECONNREFUSED.
+ */
+static int rejected_status(const struct rdma_cm_event *ev, int *why)
+{
+	const uint8_t *p = ev->param.conn.private_data;
+	uint32_t magic;
+	uint16_t e;
+
+	*why = 0;
+	if (p && ev->param.conn.private_data_len >= VERBS_REJ_SIZE) {
+		memcpy(&magic, p, 4);
+		memcpy(&e, p + 4, 2);
+		if (ntohl(magic) == VERBS_REJ_MAGIC) {
+			*why = -(int)ntohs(e);
+			return *why == -EPROTO || *why == -EPROTONOSUPPORT ?
+				       *why : -ECONNABORTED;
+		}
+	}
+	return ev->status == VERBS_REJ_CONSUMER_DEFINED ? -ECONNABORTED :
+							  -ECONNREFUSED;
+}
+
 static void on_request(struct verbs_tp *tp, struct rdma_cm_event *ev)
 {
 	struct verbs_listener *l = rmx__container_of(ev->listen_id->context,
@@ -280,7 +403,7 @@ static void on_request(struct verbs_tp *tp, struct rdma_cm_event *ev)
 	}
 	if (!ret)
 		return;
-	rdma_reject(ev->id, NULL, 0);
+	reject(ev->id, ret);
 	if (c) {
 		c->connected = false;
 		rmx__verbs_conn_destroy(&c->base);
@@ -298,8 +421,6 @@ static int status_of(const struct rdma_cm_event *ev)
 		return -ENETUNREACH;
 	case RDMA_CM_EVENT_UNREACHABLE:
 		return -ETIMEDOUT;
-	case RDMA_CM_EVENT_REJECTED:
-		return -ECONNREFUSED;
 	case RDMA_CM_EVENT_CONNECT_ERROR:
 		return -ECONNABORTED;
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
@@ -341,13 +462,34 @@ static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 	switch (ev->event) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
 		ret = create_qp(c);
-		if (!ret && rdma_resolve_route(c->id, (int)c->timeout_ms))
+		if (!ret && rdma_resolve_route(c->id, (int)c->timeout_ms)) {
 			ret = -errno;
+			/* 127.0.0.1 resolves to a device, then has no route. */
+			if (ret == -ENODEV)
+				not_rdma(rdma_get_peer_addr(c->id), "peer");
+		}
 		break;
 	case RDMA_CM_EVENT_ROUTE_RESOLVED:
 		fill_param(c, &p);
-		if (rdma_connect(c->id, &p))
+		if (rdma_connect(c->id, &p)) {
 			ret = -errno;
+			if (ret == -ENODEV)
+				not_rdma(rdma_get_peer_addr(c->id), "peer");
+		}
+		break;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+		if (ev->status != -ENODEV) {
+			ret = status_of(ev);
+			rmx__dbg("address resolution failed (status %d)",
+				 ev->status);
+			break;
+		}
+		/* The address the connection would leave from has none. */
+		if (c->src.ss_family)
+			not_rdma((struct sockaddr *)&c->src, "source address");
+		else
+			not_rdma(rdma_get_peer_addr(c->id), "peer");
+		ret = -ENODEV;
 		break;
 	case RDMA_CM_EVENT_ESTABLISHED:
 		c->connected = true;
@@ -355,6 +497,15 @@ static void on_conn_event(struct verbs_tp *tp, struct verbs_conn *c,
 					 ev->param.conn.private_data,
 					 ev->param.conn.private_data_len);
 		return;
+	case RDMA_CM_EVENT_REJECTED: {
+		int why;
+
+		ret = rejected_status(ev, &why);
+		rmx__dbg("rejected (reason %d)%s%s", ev->status,
+			 why ? ": the listener's error: " : "",
+			 why ? strerror(-why) : "");
+		break;
+	}
 	case RDMA_CM_EVENT_TIMEWAIT_EXIT:
 	case RDMA_CM_EVENT_ADDR_CHANGE:
 		return;
@@ -461,7 +612,7 @@ int rmx__verbs_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
 	struct verbs_conn *c = (struct verbs_conn *)base;
 	struct ibv_recv_wr wr = { .num_sge = 1 }, *bad;
 	struct ibv_sge sge;
-	int ret = rmx__verbs_wr_push(c, true, wr_ctx, &wr.wr_id);
+	int ret = rmx__verbs_wr_push(c, RMX__TP_COMP_RECV, wr_ctx, &wr.wr_id);
 
 	if (ret)
 		return ret;
@@ -469,22 +620,22 @@ int rmx__verbs_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
 	wr.sg_list = &sge;
 	ret = ibv_post_recv(c->id->qp, &wr, &bad);
 	if (ret)
-		rmx__verbs_wr_unpush(c, true);
+		rmx__verbs_wr_unpush(c, RMX__TP_COMP_RECV);
 	return -ret;
 }
 
 /* Posts wr on the send queue, its wr_ctx remembered for its completion. */
 static int post_send_wr(struct verbs_conn *c, struct ibv_send_wr *wr,
-			uint64_t wr_ctx)
+			enum rmx__tp_comp_kind kind, uint64_t wr_ctx)
 {
 	struct ibv_send_wr *bad;
-	int ret = rmx__verbs_wr_push(c, false, wr_ctx, &wr->wr_id);
+	int ret = rmx__verbs_wr_push(c, kind, wr_ctx, &wr->wr_id);
 
 	if (ret)
 		return ret;
 	ret = ibv_post_send(c->id->qp, wr, &bad);
 	if (ret)
-		rmx__verbs_wr_unpush(c, false);
+		rmx__verbs_wr_unpush(c, kind);
 	return -ret;
 }
 
@@ -503,7 +654,7 @@ int rmx__verbs_post_send(struct rmx__tp_conn *base, const void *buf,
 		wr.send_flags |= IBV_SEND_INLINE;
 	else if (!mr)
 		return -EINVAL;
-	return post_send_wr(c, &wr, wr_ctx);
+	return post_send_wr(c, &wr, RMX__TP_COMP_SEND, wr_ctx);
 }
 
 int rmx__verbs_post_rma(struct rmx__tp_conn *base,
@@ -541,5 +692,20 @@ int rmx__verbs_post_rma(struct rmx__tp_conn *base,
 		wr.wr.rdma.rkey = (uint32_t)rma->rkey;
 		wr.imm_data = htonl(rma->imm);
 	}
-	return post_send_wr(c, &wr, wr_ctx);
+	return post_send_wr(c, &wr, RMX__TP_COMP_SEND, wr_ctx);
+}
+
+/*
+ * A zero-length RDMA write: the peer's device acknowledges it without its
+ * CPU, and touches no memory. A zero-length RDMA request carries no key
+ * the responder checks (IBA C9-88; rxe's check_rkey() skips it), so it
+ * needs no registration on either side.
+ */
+int rmx__verbs_post_probe(struct rmx__tp_conn *base, uint64_t wr_ctx)
+{
+	struct verbs_conn *c = (struct verbs_conn *)base;
+	struct ibv_send_wr wr = { .opcode = IBV_WR_RDMA_WRITE,
+				  .send_flags = IBV_SEND_SIGNALED };
+
+	return post_send_wr(c, &wr, RMX__TP_COMP_PROBE, wr_ctx);
 }

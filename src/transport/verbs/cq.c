@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Verbs backend, completions: the context's one CQ, and whose each
- * completion is. A work request's wr_id is the backend's: whether it was
- * a receive, and the connection's slot and generation. The layer above's
+ * completion is. A work request's wr_id is the backend's: its kind (a
+ * receive, a probe or another send-queue request), and the connection's
+ * slot and generation. The layer above's
  * wr_ctx waits in the connection's FIFO of that queue, since an RC queue
  * completes in the order it was posted, flushed requests included. So a
  * completion names its connection and kind even when it failed (a failed
@@ -20,12 +21,19 @@
 #include "transport/verbs/verbs.h"
 
 #define WR_RECV (1ull << 63)
-#define GEN_MASK 0x7fffffffu
+#define WR_PROBE (1ull << 62)
+#define GEN_MASK 0x3fffffffu
 
-static uint64_t wr_id_of(const struct verbs_conn *c, bool recv)
+static uint64_t wr_id_of(const struct verbs_conn *c,
+			 enum rmx__tp_comp_kind kind)
 {
-	return (recv ? WR_RECV : 0) | (uint64_t)(c->gen & GEN_MASK) << 32 |
-	       c->slot;
+	uint64_t id = (uint64_t)(c->gen & GEN_MASK) << 32 | c->slot;
+
+	if (kind == RMX__TP_COMP_RECV)
+		id |= WR_RECV;
+	else if (kind == RMX__TP_COMP_PROBE)
+		id |= WR_PROBE;
+	return id;
 }
 
 /* Connection slots ---------------------------------------------------- */
@@ -94,10 +102,10 @@ void rmx__verbs_conn_untrack(struct verbs_tp *tp, struct verbs_conn *c)
 	c->sq.ctx = c->rq.ctx = NULL;
 }
 
-int rmx__verbs_wr_push(struct verbs_conn *c, bool recv, uint64_t wr_ctx,
-		       uint64_t *wr_id)
+int rmx__verbs_wr_push(struct verbs_conn *c, enum rmx__tp_comp_kind kind,
+		       uint64_t wr_ctx, uint64_t *wr_id)
 {
-	struct verbs_fifo *f = recv ? &c->rq : &c->sq;
+	struct verbs_fifo *f = kind == RMX__TP_COMP_RECV ? &c->rq : &c->sq;
 	uint32_t tail;
 
 	if (f->n == f->cap)
@@ -107,13 +115,13 @@ int rmx__verbs_wr_push(struct verbs_conn *c, bool recv, uint64_t wr_ctx,
 	if (tail >= f->cap)
 		tail -= f->cap;
 	f->ctx[tail] = wr_ctx;
-	*wr_id = wr_id_of(c, recv);
+	*wr_id = wr_id_of(c, kind);
 	return 0;
 }
 
-void rmx__verbs_wr_unpush(struct verbs_conn *c, bool recv)
+void rmx__verbs_wr_unpush(struct verbs_conn *c, enum rmx__tp_comp_kind kind)
 {
-	(recv ? &c->rq : &c->sq)->n--;
+	(kind == RMX__TP_COMP_RECV ? &c->rq : &c->sq)->n--;
 }
 
 /* Delivery -------------------------------------------------------------- */
@@ -124,7 +132,9 @@ static void deliver(struct verbs_tp *tp, const struct ibv_wc *wc)
 	uint32_t gen = (uint32_t)(wc->wr_id >> 32) & GEN_MASK;
 	bool recv = wc->wr_id & WR_RECV;
 	struct rmx__tp_comp comp = {
-		.kind = recv ? RMX__TP_COMP_RECV : RMX__TP_COMP_SEND,
+		.kind = recv		     ? RMX__TP_COMP_RECV :
+			wc->wr_id & WR_PROBE ? RMX__TP_COMP_PROBE :
+					       RMX__TP_COMP_SEND,
 		.status = rmx__verbs_errno_from_wc(wc->status),
 		.len = wc->byte_len,
 	};

@@ -179,11 +179,24 @@ static const struct rmx__knob verbs_knobs[] = {
 		  "verbs: initial completion queue entries (grows with endpoints)"),
 	KNOB_UINT("RMX_MAX_INLINE", "64", 0, 4096, max_inline,
 		  "verbs: inline data bytes to request per queue pair"),
+	/*
+	 * A peer that acknowledges nothing for (retries + 1) timeouts is
+	 * gone: 6 x 268 ms, about 1.6 s, finds a vanished node within 2 s
+	 * of the request or keepalive probe that first goes unanswered.
+	 * Any acknowledgement starts the count over, so only a peer silent
+	 * for all of it fails: a slow one (Soft-RoCE under emulation) is
+	 * retried, not dropped, and a try is long enough that it rarely is.
+	 */
+	KNOB_UINT("RMX_ACK_TIMEOUT", "16", 1, 31, ack_timeout,
+		  "verbs: wait for an acknowledgement before a retry: 4.096 us << n (16: 268 ms)"),
+	KNOB_UINT("RMX_RETRY_COUNT", "5", 0, 7, retry_count,
+		  "verbs: retries before an unanswered peer fails the connection (7: forever on rxe)"),
 };
 
 /* What RC queue pairs do, whatever the device. */
 #define VERBS_RC_CAPS (RMX__TP_CAP_IMM_CONSUMES_RECV | RMX__TP_CAP_ORDERED | \
-		       RMX__TP_CAP_LOCAL_MR | RMX__TP_CAP_CONNECTED)
+		       RMX__TP_CAP_LOCAL_MR | RMX__TP_CAP_CONNECTED | \
+		       RMX__TP_CAP_PEER_PROBE)
 
 static int verbs_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 		      void *upctx, struct rmx__tp **out)
@@ -384,8 +397,10 @@ const struct rmx__tp_ops rmx__verbs_ops = {
 	.connect = rmx__verbs_connect,
 	.accept = rmx__verbs_accept,
 	.conn_caps = rmx__verbs_conn_caps,
+	.conn_addr = rmx__verbs_conn_addr,
 	.conn_destroy = rmx__verbs_conn_destroy,
 	.post_recv = rmx__verbs_post_recv,
 	.post_send = rmx__verbs_post_send,
 	.post_rma = rmx__verbs_post_rma,
+	.post_probe = rmx__verbs_post_probe,
 };

@@ -13,6 +13,16 @@
 /* rdma_cm carries at most 56 bytes of private data in a RoCE REQ. */
 #define VERBS_PRIV_MAX 56
 
+/*
+ * What a listener's REJ carries (kernel include/rdma/ib_cm.h reasons):
+ * its CM rejects with INVALID_SERVICE_ID when nobody listens, the
+ * application's rdma_reject() with CONSUMER_DEFINED and private data, in
+ * which rmx says why: VERBS_REJ_MAGIC, then the listener's errno.
+ */
+#define VERBS_REJ_CONSUMER_DEFINED 28
+#define VERBS_REJ_MAGIC 0x524d5852u	/* "RMXR" */
+#define VERBS_REJ_SIZE 8
+
 struct verbs_conn;
 
 /*
@@ -39,6 +49,8 @@ struct verbs_config {
 	char device[VERBS_DEVICE_NAME_MAX];	/* "" : first active port */
 	uint32_t cq_size;	/* initial completion queue entries */
 	uint32_t max_inline;	/* inline data requested per QP */
+	uint32_t ack_timeout;	/* IBA local ACK timeout exponent */
+	uint32_t retry_count;	/* transport retries before an error */
 };
 
 struct verbs_tp {
@@ -94,6 +106,7 @@ struct verbs_conn {
 	uint8_t priv_len;
 	uint8_t rd_atom_in, rd_atom_out;	/* negotiated RDMA read depth */
 	uint32_t timeout_ms;
+	struct sockaddr_storage src;	/* asked to connect from; or family 0 */
 	bool has_qp;
 	int cq_sq, cq_rq;	/* CQ entries reserved for it */
 	uint32_t slot, gen;	/* in tp->slots: its work requests' wr_id */
@@ -135,11 +148,14 @@ void rmx__verbs_cq_drain_channel(struct verbs_tp *tp);
 int rmx__verbs_conn_track(struct verbs_tp *tp, struct verbs_conn *c,
 			  uint32_t sq, uint32_t rq);
 void rmx__verbs_conn_untrack(struct verbs_tp *tp, struct verbs_conn *c);
-/* Remembers wr_ctx for a work request about to be posted; its wr_id. */
-int rmx__verbs_wr_push(struct verbs_conn *c, bool recv, uint64_t wr_ctx,
-		       uint64_t *wr_id);
+/*
+ * Remembers wr_ctx for a work request of kind about to be posted (a
+ * probe goes on the send queue); its wr_id.
+ */
+int rmx__verbs_wr_push(struct verbs_conn *c, enum rmx__tp_comp_kind kind,
+		       uint64_t wr_ctx, uint64_t *wr_id);
 /* Forgets the one just pushed: its post failed. */
-void rmx__verbs_wr_unpush(struct verbs_conn *c, bool recv);
+void rmx__verbs_wr_unpush(struct verbs_conn *c, enum rmx__tp_comp_kind kind);
 int rmx__verbs_errno_from_wc(enum ibv_wc_status st);
 
 /* addr.c: an IP of the opened port; -EADDRNOTAVAIL when it has none. */
@@ -152,7 +168,8 @@ int rmx__verbs_listen(struct rmx__tp *tp, const struct sockaddr *sa,
 		      void *owner, struct rmx__tp_listener **out);
 int rmx__verbs_listener_port(const struct rmx__tp_listener *l);
 void rmx__verbs_listener_close(struct rmx__tp_listener *l);
-int rmx__verbs_connect(struct rmx__tp *tp, const struct sockaddr *dst,
+int rmx__verbs_connect(struct rmx__tp *tp, const struct sockaddr *src,
+		       const struct sockaddr *dst,
 		       const struct rmx__tp_conn_want *want, const void *priv,
 		       size_t priv_len, uint32_t timeout_ms, void *owner,
 		       struct rmx__tp_conn **out);
@@ -161,6 +178,9 @@ int rmx__verbs_accept(struct rmx__tp_conn *conn,
 		      size_t priv_len, void *owner);
 void rmx__verbs_conn_caps(const struct rmx__tp_conn *conn,
 			  struct rmx__tp_conn_caps *out);
+int rmx__verbs_conn_addr(const struct rmx__tp_conn *conn,
+			 struct sockaddr_storage *local,
+			 struct sockaddr_storage *peer);
 void rmx__verbs_conn_destroy(struct rmx__tp_conn *conn);
 int rmx__verbs_post_recv(struct rmx__tp_conn *conn, void *buf, uint32_t len,
 			 struct rmx__tp_mr *mr, uint64_t wr_ctx);
@@ -168,5 +188,6 @@ int rmx__verbs_post_send(struct rmx__tp_conn *conn, const void *buf,
 			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
 int rmx__verbs_post_rma(struct rmx__tp_conn *conn,
 			const struct rmx__tp_rma *rma, uint64_t wr_ctx);
+int rmx__verbs_post_probe(struct rmx__tp_conn *conn, uint64_t wr_ctx);
 
 #endif
