@@ -9,8 +9,12 @@
 
 void ex_die(const struct example *ex, const char *what, int err)
 {
-	fprintf(stderr, "%s rank %u: %s: %s\n", ex->name, ex->rank, what,
-		rmx_strerror(err));
+	if (ex->job)
+		fprintf(stderr, "%s rank %u: %s: %s\n", ex->name, ex->rank,
+			what, rmx_strerror(err));
+	else
+		fprintf(stderr, "%s: %s: %s\n", ex->name, what,
+			rmx_strerror(err));
 	exit(1);
 }
 
