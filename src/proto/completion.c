@@ -28,7 +28,8 @@ static void linger_completion(struct rmx_ep *ep, const struct rmx__tp_comp *c,
 void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 {
 	struct rmx_ep *ep = c->conn->owner;
-	uint32_t slot = (uint32_t)c->wr_ctx;
+	struct rmx__proto *p = ep->p;
+	uint32_t slot = (uint32_t)c->wr_ctx, id = ep->id;
 	/*
 	 * A flushed work request means the connection went away under it:
 	 * its operation, like the endpoint, ends with -ECONNRESET, not with
@@ -50,6 +51,12 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 		}
 		rmx__ep_heard(ep);
 		rmx__recv_completion(ep, slot, c);
+		/*
+		 * A malformed message fails the endpoint; one accepted but
+		 * not yet handed out is freed at once.
+		 */
+		if (rmx__ep_lookup(p, id) != ep)
+			return;
 		/* Credits came in, or receives were reposted: act on both. */
 		rmx__send_pump_or_fail(ep);
 		return;
