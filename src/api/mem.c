@@ -8,6 +8,7 @@
 #include <rmx/rmx.h>
 
 #include "api/context.h"
+#include "core/bytes.h"
 #include "core/log.h"
 
 struct rmx_mem {
@@ -102,24 +103,6 @@ int rmx_mem_remote(const rmx_mem_t *m, rmx_remote_t *out)
 	return 0;
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /*
  * Packed descriptor, version 1: u8 version, u8 key bytes, 6 bytes zero,
  * u64 addr, u64 len, then the key (big-endian when it is an integer) in a
@@ -141,9 +124,9 @@ int rmx_remote_pack(const rmx_remote_t *r, void *buf, size_t len)
 	memset(p, 0, RMX_REMOTE_PACKED_SIZE);
 	p[0] = REMOTE_VERSION;
 	p[1] = sizeof(r->key);
-	put64(p + REMOTE_HDR, r->addr);
-	put64(p + REMOTE_HDR + 8, r->len);
-	put64(p + REMOTE_KEY_OFF, r->key);
+	rmx__put_be64(p + REMOTE_HDR, r->addr);
+	rmx__put_be64(p + REMOTE_HDR + 8, r->len);
+	rmx__put_be64(p + REMOTE_KEY_OFF, r->key);
 	return 0;
 }
 
@@ -179,9 +162,9 @@ int rmx_remote_unpack(rmx_remote_t *r, const void *buf, size_t len)
 			 p[1], sizeof(tmp.key));
 		return -EOPNOTSUPP;
 	}
-	tmp.addr = get64(p + REMOTE_HDR);
-	tmp.len = get64(p + REMOTE_HDR + 8);
-	tmp.key = get64(p + REMOTE_KEY_OFF);
+	tmp.addr = rmx__get_be64(p + REMOTE_HDR);
+	tmp.len = rmx__get_be64(p + REMOTE_HDR + 8);
+	tmp.key = rmx__get_be64(p + REMOTE_KEY_OFF);
 	if (tmp.addr + tmp.len < tmp.addr) {
 		rmx__err("rmx_remote_unpack: region wraps the address space");
 		return -EINVAL;

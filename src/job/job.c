@@ -25,6 +25,7 @@
 
 #include "api/context.h"
 #include "core/addr.h"
+#include "core/bytes.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "job/job.h"
@@ -65,20 +66,6 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 /* The caller's rank from its connect data; -EPROTO if not of this job. */
 static int rank_of_data(const struct rmx_job *job, const void *data,
 			size_t len)
@@ -86,10 +73,10 @@ static int rank_of_data(const struct rmx_job *job, const void *data,
 	const uint8_t *d = data;
 	uint32_t r;
 
-	if (len != JOB_DATA_LEN || get_be32(d) != JOB_MAGIC ||
-	    get_be32(d + 4) != job->hash)
+	if (len != JOB_DATA_LEN || rmx__get_be32(d) != JOB_MAGIC ||
+	    rmx__get_be32(d + 4) != job->hash)
 		return -EPROTO;
-	r = get_be32(d + 8);
+	r = rmx__get_be32(d + 8);
 	return r < job->size ? (int)r : -EPROTO;
 }
 
@@ -163,9 +150,9 @@ static int start_connect(struct rmx_job *job, uint32_t rank)
 	if (ret)
 		return ret;
 	addr[len] = '\0';
-	put_be32(data, JOB_MAGIC);
-	put_be32(data + 4, job->hash);
-	put_be32(data + 8, job->rank);
+	rmx__put_be32(data, JOB_MAGIC);
+	rmx__put_be32(data + 4, job->hash);
+	rmx__put_be32(data + 8, job->rank);
 	ret = rmx_connect(job->ctx, addr, &params, &job->peers[rank].out);
 	if (ret)
 		rmx__err("job: rank %u cannot connect to rank %u at %s: %s",

@@ -3,33 +3,12 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/log.h"
 #include "proto/wire.h"
 
 #define KNOWN_FLAGS (RMX__FLAG_PING | RMX__FLAG_RNDV)
 #define MAX_ERRNO 4095
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
 
 /*
  * Header layout: magic(2) version(1) type(1) flags(2) credits(2)
@@ -39,13 +18,13 @@ void rmx__wire_pack(void *buf, const struct rmx__wire_hdr *hdr)
 {
 	uint8_t *p = buf;
 
-	put16(p, RMX__WIRE_MAGIC);
+	rmx__put_be16(p, RMX__WIRE_MAGIC);
 	p[2] = RMX__WIRE_VERSION;
 	p[3] = hdr->type;
-	put16(p + 4, hdr->flags);
-	put16(p + 6, hdr->credits);
-	put32(p + 8, hdr->len);
-	put32(p + 12, 0);
+	rmx__put_be16(p + 4, hdr->flags);
+	rmx__put_be16(p + 6, hdr->credits);
+	rmx__put_be32(p + 8, hdr->len);
+	rmx__put_be32(p + 12, 0);
 }
 
 static bool is_rpc(uint8_t type)
@@ -62,14 +41,14 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 		rmx__err("wire: %zu-byte message is shorter than a header", len);
 		return -EPROTO;
 	}
-	if (get16(p) != RMX__WIRE_MAGIC || p[2] != RMX__WIRE_VERSION) {
-		rmx__err("wire: bad magic 0x%04x or version %u", get16(p), p[2]);
+	if (rmx__get_be16(p) != RMX__WIRE_MAGIC || p[2] != RMX__WIRE_VERSION) {
+		rmx__err("wire: bad magic 0x%04x or version %u", rmx__get_be16(p), p[2]);
 		return -EPROTO;
 	}
 	out->type = p[3];
-	out->flags = get16(p + 4);
-	out->credits = get16(p + 6);
-	out->len = get32(p + 8);
+	out->flags = rmx__get_be16(p + 4);
+	out->credits = rmx__get_be16(p + 6);
+	out->len = rmx__get_be32(p + 8);
 	if (out->type < RMX__MSG_EAGER || out->type >= RMX__MSG_NTYPES) {
 		rmx__err("wire: unknown message type %u", out->type);
 		return -EPROTO;
@@ -80,7 +59,7 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 			 out->type, out->len);
 		return -EPROTO;
 	}
-	if (out->flags & ~KNOWN_FLAGS || get32(p + 12)) {
+	if (out->flags & ~KNOWN_FLAGS || rmx__get_be32(p + 12)) {
 		rmx__err("wire: unknown flags 0x%x or reserved bits set",
 			 out->flags);
 		return -EPROTO;
@@ -116,51 +95,40 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 	return 0;
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 void rmx__rts_pack(void *buf, const struct rmx__rts *rts)
 {
 	uint8_t *p = buf;
 
-	put64(p, rts->id);
-	put64(p + 8, rts->addr);
-	put64(p + 16, rts->len);
-	put64(p + 24, rts->rkey);
+	rmx__put_be64(p, rts->id);
+	rmx__put_be64(p + 8, rts->addr);
+	rmx__put_be64(p + 16, rts->len);
+	rmx__put_be64(p + 24, rts->rkey);
 }
 
 void rmx__rts_unpack(const void *buf, struct rmx__rts *rts)
 {
 	const uint8_t *p = buf;
 
-	rts->id = get64(p);
-	rts->addr = get64(p + 8);
-	rts->len = get64(p + 16);
-	rts->rkey = get64(p + 24);
+	rts->id = rmx__get_be64(p);
+	rts->addr = rmx__get_be64(p + 8);
+	rts->len = rmx__get_be64(p + 16);
+	rts->rkey = rmx__get_be64(p + 24);
 }
 
 void rmx__ats_pack(void *buf, const struct rmx__ats *ats)
 {
 	uint8_t *p = buf;
 
-	put64(p, ats->id);
-	put32(p + 8, (uint32_t)ats->status);
+	rmx__put_be64(p, ats->id);
+	rmx__put_be32(p + 8, (uint32_t)ats->status);
 }
 
 void rmx__ats_unpack(const void *buf, struct rmx__ats *ats)
 {
 	const uint8_t *p = buf;
 
-	ats->id = get64(p);
-	ats->status = (int32_t)get32(p + 8);
+	ats->id = rmx__get_be64(p);
+	ats->status = (int32_t)rmx__get_be32(p + 8);
 }
 
 /* Layout: call_id(8) rpc_id(2) reserved(2, zero) status(4). */
@@ -168,10 +136,10 @@ void rmx__rpc_hdr_pack(void *buf, const struct rmx__rpc_hdr *rh)
 {
 	uint8_t *p = buf;
 
-	put64(p, rh->call_id);
-	put16(p + 8, rh->rpc_id);
-	put16(p + 10, 0);
-	put32(p + 12, (uint32_t)rh->status);
+	rmx__put_be64(p, rh->call_id);
+	rmx__put_be16(p + 8, rh->rpc_id);
+	rmx__put_be16(p + 10, 0);
+	rmx__put_be32(p + 12, (uint32_t)rh->status);
 }
 
 int rmx__rpc_hdr_parse(const void *buf, uint8_t type,
@@ -179,10 +147,10 @@ int rmx__rpc_hdr_parse(const void *buf, uint8_t type,
 {
 	const uint8_t *p = buf;
 
-	out->call_id = get64(p);
-	out->rpc_id = get16(p + 8);
-	out->status = (int32_t)get32(p + 12);
-	if (get16(p + 10) || !out->call_id) {
+	out->call_id = rmx__get_be64(p);
+	out->rpc_id = rmx__get_be16(p + 8);
+	out->status = (int32_t)rmx__get_be32(p + 12);
+	if (rmx__get_be16(p + 10) || !out->call_id) {
 		rmx__err("wire: RPC header with call id 0 or reserved bits");
 		return -EPROTO;
 	}
@@ -200,11 +168,11 @@ size_t rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp)
 {
 	uint8_t *p = buf;
 
-	put32(p, RMX__CONN_MAGIC);
-	put16(p + 4, cp->version);
-	put16(p + 6, 0);
-	put32(p + 8, cp->rx_depth);
-	put32(p + 12, cp->eager_max);
+	rmx__put_be32(p, RMX__CONN_MAGIC);
+	rmx__put_be16(p + 4, cp->version);
+	rmx__put_be16(p + 6, 0);
+	rmx__put_be32(p + 8, cp->rx_depth);
+	rmx__put_be32(p + 12, cp->eager_max);
 	/* A peer without connect data sends none: the CM pads with zeros. */
 	if (!cp->data_len)
 		return RMX__CONN_PRIV_SIZE;
@@ -219,13 +187,13 @@ int rmx__conn_priv_parse(const void *buf, size_t len,
 	const uint8_t *p = buf;
 
 	/* The CM may pad private data: longer is fine, shorter is not. */
-	if (!buf || len < RMX__CONN_PRIV_SIZE || get32(p) != RMX__CONN_MAGIC) {
+	if (!buf || len < RMX__CONN_PRIV_SIZE || rmx__get_be32(p) != RMX__CONN_MAGIC) {
 		rmx__err("connection data is not from an rmx peer");
 		return -EPROTO;
 	}
-	out->version = get16(p + 4);
-	out->rx_depth = get32(p + 8);
-	out->eager_max = get32(p + 12);
+	out->version = rmx__get_be16(p + 4);
+	out->rx_depth = rmx__get_be32(p + 8);
+	out->eager_max = rmx__get_be32(p + 12);
 	if (out->version != RMX__WIRE_VERSION) {
 		rmx__err("peer speaks wire version %u, this library %u",
 			 out->version, RMX__WIRE_VERSION);
