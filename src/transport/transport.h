@@ -8,13 +8,23 @@
  * differs between fabrics is declared in caps, and the layers above read
  * it instead of assuming one fabric's behaviour.
  *
+ * Receives are the backend's, not a connection's: one pool of posted
+ * buffers serves every connection (a verbs shared receive queue, the
+ * receives of a libfabric RDM endpoint), so memory for receives grows
+ * with traffic, not with the number of peers.
+ *
  * Every backend guarantees, whatever its caps:
  * - each posted work request completes exactly once, through
  *   upcalls->completion from progress() (never from inside a post call),
- *   naming its connection and kind, even when it failed; none arrives
- *   for a connection after conn_destroy() returned;
- * - once a connection fails, its outstanding work requests complete with
- *   an error (flushed: -ECANCELED) and no later receive on it succeeds;
+ *   naming its kind, and for sends its connection, even when it failed;
+ *   no send completion arrives for a connection after conn_destroy()
+ *   returned;
+ * - a receive completion names the connection the data came on, or NULL
+ *   when that connection was destroyed meanwhile (the buffer is the
+ *   caller's again); a connection's failure or destruction does not
+ *   flush shared receives: they stay posted for the others until close();
+ * - once a connection fails, its outstanding sends complete with an
+ *   error (flushed: -ECANCELED) and no later receive names it;
  * - data a receive completion reports is in the posted buffer.
  * In return, the layer above posts nothing more on a connection after
  * its first error completion or conn_closed: a fabric may never complete
@@ -76,6 +86,7 @@ struct rmx__tp {
 	uint64_t max_key;	/* widest remote key the fabric accepts */
 	unsigned int caps;	/* enum rmx__tp_caps */
 	uint32_t max_priv;	/* bytes of private data a connect carries */
+	uint32_t max_recv;	/* shared receives that may be posted at once */
 	/* Why ODP the device advertises is not in caps; "" otherwise. */
 	char odp_refused[RMX__TP_NOTE_MAX];
 };
@@ -127,13 +138,14 @@ struct rmx__tp_rma {
 
 enum rmx__tp_comp_kind {
 	RMX__TP_COMP_SEND,	/* a send or one-sided operation posted here */
-	RMX__TP_COMP_RECV,	/* a posted receive, used or flushed */
+	RMX__TP_COMP_RECV,	/* a shared receive, used (or failed) */
 	RMX__TP_COMP_PROBE,	/* a probe (post_probe) */
 };
 
 /* A finished work request. */
 struct rmx__tp_comp {
-	struct rmx__tp_conn *conn;	/* whose it was; owner: the layer above's */
+	/* Whose it was (owner: the layer above's); receives: see above. */
+	struct rmx__tp_conn *conn;
 	uint64_t wr_ctx;	/* as posted */
 	enum rmx__tp_comp_kind kind;
 	int status;		/* 0 or a negative errno */
@@ -145,10 +157,9 @@ struct rmx__tp_comp {
 /* What the layer above asks of a connection. */
 struct rmx__tp_conn_want {
 	uint32_t sq_depth;
-	uint32_t rq_depth;
 	/*
-	 * The layer above posts a receive before each message the peer
-	 * may send (credits): a send finding none is an error, to be
+	 * The layer above posts a shared receive before each message a
+	 * peer may send (credits): a send finding none is an error, to be
 	 * reported quickly rather than retried for long.
 	 */
 	bool recv_guaranteed;
@@ -157,7 +168,6 @@ struct rmx__tp_conn_want {
 /* What a connection was granted. */
 struct rmx__tp_conn_caps {
 	uint32_t sq_depth;
-	uint32_t rq_depth;
 	uint32_t max_inline;	/* bytes a send or write may carry unregistered */
 	uint32_t max_msg;	/* largest single transfer */
 };
@@ -252,7 +262,11 @@ struct rmx__tp_ops {
 	/* Disconnects if needed and frees; no upcall for conn after this. */
 	void (*conn_destroy)(struct rmx__tp_conn *conn);
 
-	int (*post_recv)(struct rmx__tp_conn *conn, void *buf, uint32_t len,
+	/*
+	 * Posts a shared receive (at most max_recv at once); it may be
+	 * posted before any connection exists.
+	 */
+	int (*post_recv)(struct rmx__tp *tp, void *buf, uint32_t len,
 			 struct rmx__tp_mr *mr, uint64_t wr_ctx);
 	/* mr may be NULL when len <= max_inline: the data is copied inline. */
 	int (*post_send)(struct rmx__tp_conn *conn, const void *buf,
