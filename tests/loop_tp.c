@@ -16,6 +16,11 @@
 /* Inline bytes granted per connection (verbs: RMX_MAX_INLINE's default). */
 #define LOOP_INLINE 64
 #define LOOP_DEPTH_MAX 16384
+/*
+ * Shared receives per transport: what one connection could post before
+ * receives were shared, so no setting that worked then is refused now.
+ */
+#define LOOP_RECV_MAX LOOP_DEPTH_MAX
 
 struct loop_stats loop_stats;
 uint32_t loop_max_msg = 1u << 16;
@@ -35,7 +40,8 @@ struct loop_conn;
 struct ent {
 	struct rmx__list node;
 	enum ent_kind kind;
-	struct loop_conn *conn;	/* completions: NULL once it is destroyed */
+	/* NULL for a receive's completion once its connection is destroyed. */
+	struct loop_conn *conn;
 	struct rmx__tp_comp comp;
 	int status;		/* ENT_CLOSED */
 	uint32_t listener_id;	/* ENT_REQUEST */
@@ -80,10 +86,9 @@ struct loop_conn {
 	struct sockaddr_storage dst, src;
 	uint8_t priv[LOOP_PRIV_MAX];	/* sent in the handshake */
 	uint8_t priv_len;
-	struct rmx__list sq, rq;	/* struct wr, oldest first */
+	struct rmx__list sq;		/* struct wr, oldest first */
 	uint32_t sq_out;		/* posted, completion not delivered */
 	bool probe_out;			/* likewise, the one probe allowed */
-	uint32_t rq_n;
 	loop_tamper_fn tamper;
 	void *tamper_arg;
 };
@@ -95,6 +100,8 @@ struct loop_tp {
 	struct rmx__list link;		/* fab.tps */
 	struct rmx__list queue;		/* struct ent, in order */
 	struct rmx__list mrs;		/* struct loop_mr */
+	struct rmx__list srq;		/* shared receives, oldest first */
+	uint32_t srq_n;
 	int evfd;		/* in the context's loop: wakes a sleeper */
 	struct rmx__loop *loop;
 	bool armed;
@@ -182,8 +189,12 @@ static void queue_closed(struct loop_conn *c, int status)
 	queue_ent(c, ENT_CLOSED)->status = status;
 }
 
-/* Forgets c in every queue: its events and completions go. */
-static void forget(struct loop_conn *c)
+/*
+ * Forgets c in every queue: its events and send completions go. Its
+ * receive completions stay, naming no connection, when keep_recvs: the
+ * buffers are the caller's again (transport.h).
+ */
+static void forget(struct loop_conn *c, bool keep_recvs)
 {
 	struct rmx__list *t, *n, *next;
 
@@ -196,6 +207,12 @@ static void forget(struct loop_conn *c)
 			next = n->next;
 			if (e->conn != c)
 				continue;
+			if (keep_recvs && e->kind == ENT_COMP &&
+			    e->comp.kind == RMX__TP_COMP_RECV) {
+				e->conn = NULL;
+				e->comp.conn = NULL;
+				continue;
+			}
 			rmx__list_del(&e->node);
 			free(e);
 		}
@@ -257,9 +274,8 @@ static void conn_fail(struct loop_conn *c)
 	if (c->state == CONN_ERROR || c->state == CONN_DEAD)
 		return;
 	c->state = CONN_ERROR;
+	/* Receives are the transport's: they stay for its other connections. */
 	flush(c, &c->sq);
-	flush(c, &c->rq);
-	c->rq_n = 0;
 }
 
 /* c goes away: its peer's QP fails, and the CM tells it. */
@@ -363,25 +379,29 @@ static uint8_t *check_remote(struct loop_tp *target, uint64_t raddr,
 
 /* Execution ------------------------------------------------------------ */
 
-/* The peer's oldest receive, or NULL: receiver not ready. */
+/* The oldest shared receive of p's transport, or NULL: receiver not ready. */
 static struct wr *peek_recv(struct loop_conn *p, uint32_t len)
 {
-	if (rmx__list_empty(&p->rq)) {
+	if (rmx__list_empty(&p->tp->srq)) {
 		loop_stats.rnr++;
 		fprintf(stderr, "loop: receiver not ready: %u bytes found no receive posted\n",
 			len);
 		return NULL;
 	}
-	return first_of(&p->rq, struct wr);
+	return first_of(&p->tp->srq, struct wr);
 }
 
 static void consume(struct loop_conn *p, struct wr *r)
 {
 	rmx__list_del(&r->node);
-	p->rq_n--;
+	p->tp->srq_n--;
 }
 
-/* The receiving side fails a receive: both queue pairs go to error. */
+/*
+ * The receiving side fails a receive: that receive completes in error
+ * naming p, and both queue pairs go to error (as with an SRQ: the others
+ * sharing it go on).
+ */
 static int fail_recv(struct loop_conn *p, struct wr *r, int status)
 {
 	consume(p, r);
@@ -649,7 +669,6 @@ static struct loop_conn *conn_new(struct loop_tp *tp, void *owner,
 	c->tp = tp;
 	c->state = state;
 	rmx__list_init(&c->sq);
-	rmx__list_init(&c->rq);
 	rmx__list_add_tail(&fab.conns, &c->link);
 	return c;
 }
@@ -657,9 +676,11 @@ static struct loop_conn *conn_new(struct loop_tp *tp, void *owner,
 static void conn_free(struct loop_conn *c)
 {
 	discard(&c->sq);	/* no DMA touches the buffers after this */
-	discard(&c->rq);
-	/* transport.h: nothing names a connection once it is destroyed. */
-	forget(c);
+	/*
+	 * transport.h: nothing names a connection once it is destroyed, but
+	 * the receives it used still complete, to be reposted.
+	 */
+	forget(c, true);
 	rmx__list_del(&c->link);
 	free(c);
 }
@@ -673,7 +694,6 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 static int create_qp(struct loop_conn *c, const struct rmx__tp_conn_want *want)
 {
 	c->caps.sq_depth = min_u32(want->sq_depth, LOOP_DEPTH_MAX);
-	c->caps.rq_depth = min_u32(want->rq_depth, LOOP_DEPTH_MAX);
 	c->caps.max_inline = LOOP_INLINE;
 	c->caps.max_msg = loop_max_msg;
 	c->has_qp = true;
@@ -828,11 +848,13 @@ static int loop_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 	if (!loop_no_probe)
 		tp->base.caps |= RMX__TP_CAP_PEER_PROBE;
 	tp->base.max_priv = LOOP_PRIV_MAX;
+	tp->base.max_recv = LOOP_RECV_MAX;
 	tp->up = up;
 	tp->upctx = upctx;
 	tp->loop = loop;
 	rmx__list_init(&tp->queue);
 	rmx__list_init(&tp->mrs);
+	rmx__list_init(&tp->srq);
 	tp->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ret = tp->evfd < 0 ? -errno : rmx__loop_add(loop, tp->evfd);
 	if (ret) {
@@ -853,6 +875,8 @@ static void loop_close(struct rmx__tp *base)
 
 	while ((n = rmx__list_pop(&tp->queue)))
 		free(rmx__container_of(n, struct ent, node));
+	/* Closing ends the shared receives without completions, as verbs. */
+	discard(&tp->srq);
 	while ((n = rmx__list_pop(&tp->mrs))) {
 		loop_stats.mr_live--;
 		free(rmx__container_of(n, struct loop_mr, link));
@@ -1066,24 +1090,18 @@ static void loop_conn_destroy(struct rmx__tp_conn *base)
 	conn_free(c);
 }
 
-static int loop_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
+/* No connection's state matters: the receive waits in the shared pool. */
+static int loop_post_recv(struct rmx__tp *base, void *buf, uint32_t len,
 			  struct rmx__tp_mr *mr, uint64_t wr_ctx)
 {
-	struct loop_conn *c = (struct loop_conn *)base;
+	struct loop_tp *tp = (struct loop_tp *)base;
 	struct wr *w;
 
-	if (!c->has_qp)
-		return -EINVAL;
-	if (c->rq_n >= c->caps.rq_depth)
+	if (tp->srq_n >= tp->base.max_recv)
 		return -ENOMEM;
-	if (c->state == CONN_ERROR) {
-		queue_status(c, wr_ctx, -ECANCELED, 0, RMX__TP_COMP_RECV);
-		loop_stats.flushed++;
-		return 0;
-	}
 	w = wr_new(WR_RECV, wr_ctx, buf, len, mr);
-	rmx__list_add_tail(&c->rq, &w->node);
-	c->rq_n++;
+	rmx__list_add_tail(&tp->srq, &w->node);
+	tp->srq_n++;
 	return 0;
 }
 
@@ -1199,7 +1217,11 @@ void loop_kill(struct rmx__tp_conn *base, enum loop_death how)
 		c->peer = NULL;
 		p->peer = NULL;
 		p->state = CONN_DEAD;
-		forget(p);
+		/*
+		 * A dead process hears nothing more, not even of receives
+		 * that landed: its transport goes with it in a real fabric.
+		 */
+		forget(p, false);
 	}
 	if (how == LOOP_PEER_EXITS) {
 		conn_fail(c);

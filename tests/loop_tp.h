@@ -15,17 +15,25 @@
  *   of any transport of the fabric (the "device"); completions and
  *   connection events reach the upcalls only from the owner's progress(),
  *   in the order they happened, a bounded batch per call;
- * - a send lands in the peer's oldest posted receive; none posted is a
+ * - receives are shared, as with a verbs SRQ: one FIFO per transport,
+ *   up to max_recv (16384, what one connection could post before) posted
+ *   at once, before or after any connection exists;
+ * - a send lands in the oldest shared receive of the peer's transport,
+ *   whose completion names the peer's connection; none posted is a
  *   receiver-not-ready error (-ETIMEDOUT, counted in loop_stats.rnr and
  *   logged), a receive too small fails both sides (-EMSGSIZE there,
- *   -EREMOTEIO here);
+ *   naming that connection, -EREMOTEIO here);
  * - writes, reads and atomics check the target's key, range and access
  *   (-EACCES), local buffers their registration (-EFAULT); a write with
  *   immediate lands its data, then consumes a receive;
- * - any failed work request puts the connection in error: what is still
- *   queued or posted is flushed (-ECANCELED), nothing succeeds after;
- *   destroying a connection disconnects the peer (flushes, then
- *   conn_closed with -ECONNRESET), after what it already received;
+ * - any failed work request puts the connection in error: its sends
+ *   still queued are flushed (-ECANCELED), nothing succeeds after; shared
+ *   receives stay posted for the transport's other connections until
+ *   close(), which ends them without completions;
+ * - destroying a connection disconnects the peer (flushes, then
+ *   conn_closed with -ECONNRESET), after what it already received; the
+ *   receive completions of the destroyed connection not yet delivered
+ *   still come, with conn NULL, its send completions and events do not;
  * - writes and sends of at most max_inline bytes are copied when posted;
  * - a probe succeeds whether or not the peer's transport progresses, and
  *   fails as other requests do once the peer vanished.
