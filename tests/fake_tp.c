@@ -17,6 +17,7 @@ static int fake_open(struct rmx__loop *loop,
 	tp->base.ops = &fake_tp_ops;
 	tp->base.max_key = UINT32_MAX;
 	tp->base.max_priv = 56;	/* rdma_cm's private data in a RoCE REQ */
+	tp->base.max_recv = FAKE_MAX_WR;
 	tp->base.caps = RMX__TP_CAP_ATOMIC | RMX__TP_CAP_IMM_CONSUMES_RECV |
 			RMX__TP_CAP_ORDERED | RMX__TP_CAP_LOCAL_MR |
 			RMX__TP_CAP_CONNECTED;
@@ -107,9 +108,6 @@ static int fake_connect(struct rmx__tp *base, const struct sockaddr *src,
 	c->base.tp = base;
 	c->base.owner = owner;
 	c->caps.sq_depth = want->sq_depth;
-	c->caps.rq_depth = want->rq_depth;
-	if (c->caps.rq_depth > FAKE_MAX_WR)
-		c->caps.rq_depth = FAKE_MAX_WR;
 	if (c->caps.sq_depth > FAKE_MAX_WR)
 		c->caps.sq_depth = FAKE_MAX_WR;
 	c->caps.max_msg = 1u << 20;
@@ -144,13 +142,13 @@ static int push(struct fake_wr *q, int *n, uint64_t wr_ctx, void *buf,
 	return 0;
 }
 
-static int fake_post_recv(struct rmx__tp_conn *base, void *buf, uint32_t len,
+static int fake_post_recv(struct rmx__tp *base, void *buf, uint32_t len,
 			  struct rmx__tp_mr *mr, uint64_t wr_ctx)
 {
-	struct fake_conn *c = (struct fake_conn *)base;
+	struct fake_tp *tp = (struct fake_tp *)base;
 
 	(void)mr;
-	return push(c->rx, &c->nrx, wr_ctx, buf, len);
+	return push(tp->rx, &tp->nrx, wr_ctx, buf, len);
 }
 
 static int fake_post_send(struct rmx__tp_conn *base, const void *buf,
@@ -185,16 +183,30 @@ void fake_deliver_rx(struct fake_tp *tp, struct fake_conn *c, int i,
 	struct rmx__tp_comp comp = { .status = status };
 	struct fake_wr w;
 
-	if (!c->nrx)
+	if (!tp->nrx)
 		return;
-	w = take(c->rx, &c->nrx, i % c->nrx);
+	w = take(tp->rx, &tp->nrx, i % tp->nrx);
 	if (len > w.len)
 		len = w.len;
-	memcpy(w.buf, data, len);
-	comp.conn = &c->base;
+	if (len)
+		memcpy(w.buf, data, len);
+	comp.conn = c ? &c->base : NULL;
 	comp.kind = RMX__TP_COMP_RECV;
 	comp.wr_ctx = w.wr_ctx;
 	comp.len = len;
+	tp->up->completion(tp->upctx, &comp);
+}
+
+void fake_deliver_imm(struct fake_tp *tp, struct fake_conn *c, uint32_t imm,
+		      uint32_t len)
+{
+	struct rmx__tp_comp comp = { .has_imm = true, .imm = imm, .len = len };
+
+	if (!tp->nrx)
+		return;
+	comp.conn = &c->base;
+	comp.kind = RMX__TP_COMP_RECV;
+	comp.wr_ctx = take(tp->rx, &tp->nrx, 0).wr_ctx;
 	tp->up->completion(tp->upctx, &comp);
 }
 

@@ -189,22 +189,9 @@ static void play(struct rmx__proto *p, struct fake_tp *tp, struct rmx_ep *ep,
 			rmx__rma(ep, &r, noop_cb, NULL);
 			break;
 		}
-		case 6: {	/* a write with immediate landing here */
-			struct rmx__tp_comp c = { .has_imm = true, .imm = n,
-						  .len = (uint32_t)len };
-
-			if (tp->last->nrx) {
-				c.conn = &tp->last->base;
-				c.kind = RMX__TP_COMP_RECV;
-				c.wr_ctx = tp->last->rx[0].wr_ctx;
-				tp->last->nrx--;
-				memmove(tp->last->rx, tp->last->rx + 1,
-					(size_t)tp->last->nrx *
-						sizeof(tp->last->rx[0]));
-				tp->up->completion(tp->upctx, &c);
-			}
+		case 6:		/* a write with immediate landing here */
+			fake_deliver_imm(tp, tp->last, n, (uint32_t)len);
 			break;
-		}
 		case 7:
 			if (n & 1) {
 				rmx_ep_set_am_cb(ep, n & 2 ? fuzz_am : NULL,
