@@ -1253,3 +1253,8 @@ unsigned int loop_mr_reg_failed(const struct rmx__tp *base)
 {
 	return ((const struct loop_tp *)base)->reg_failed;
 }
+
+uint32_t loop_recv_posted(const struct rmx__tp *base)
+{
+	return ((const struct loop_tp *)base)->srq_n;
+}

@@ -113,4 +113,7 @@ void loop_fail_mr_reg(struct rmx__tp *tp, unsigned int skip,
 /* Registrations of tp refused by loop_fail_mr_reg() so far. */
 unsigned int loop_mr_reg_failed(const struct rmx__tp *tp);
 
+/* Shared receives of tp posted and not yet used. */
+uint32_t loop_recv_posted(const struct rmx__tp *tp);
+
 #endif

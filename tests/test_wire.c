@@ -37,7 +37,7 @@ START_TEST(rejects_each_bad_field)
 		size_t off;
 		uint8_t val;
 	} bad[] = {
-		{ 0, 0x00 },  { 1, 0x00 }, { 2, 2 },	/* magic, version */
+		{ 0, 0x00 },  { 1, 0x00 }, { 2, 1 },	/* magic, version */
 		{ 3, 0 },     { 3, 8 },  { 3, 99 },	/* type */
 		{ 4, 0x80 },  { 5, 0x01 },		/* unknown flags */
 		{ 8, 0x01 },  { 11, 9 },  { 11, 7 },	/* length */
@@ -83,13 +83,15 @@ END_TEST
 START_TEST(conn_priv)
 {
 	struct rmx__conn_priv in = { .version = RMX__WIRE_VERSION,
-				     .rx_depth = 64, .eager_max = 8192 }, out;
+				     .rx_credits = 8, .rx_max = 64,
+				     .eager_max = 8192 }, out;
 	uint8_t buf[56] = { 0 };
 
 	rmx__conn_priv_pack(buf, &in);
 	/* Padded by the CM to 56 bytes: still fine. */
 	ck_assert_int_eq(rmx__conn_priv_parse(buf, sizeof(buf), &out), 0);
-	ck_assert_uint_eq(out.rx_depth, 64);
+	ck_assert_uint_eq(out.rx_credits, 8);
+	ck_assert_uint_eq(out.rx_max, 64);
 	ck_assert_uint_eq(out.eager_max, 8192);
 	ck_assert_int_eq(rmx__conn_priv_parse(buf, 15, &out), -EPROTO);
 	ck_assert_int_eq(rmx__conn_priv_parse(NULL, 0, &out), -EPROTO);
@@ -97,14 +99,19 @@ START_TEST(conn_priv)
 	rmx__conn_priv_pack(buf, &in);
 	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTONOSUPPORT);
 	in.version = RMX__WIRE_VERSION;
-	in.rx_depth = 0;
+	/* One credit is kept for credit messages: a peer needs two. */
+	in.rx_credits = 1;
+	rmx__conn_priv_pack(buf, &in);
+	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTO);
+	/* More than it may ever lend. */
+	in.rx_credits = 65;
 	rmx__conn_priv_pack(buf, &in);
 	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTO);
 	buf[0] ^= 1;
 	ck_assert_int_eq(rmx__conn_priv_parse(buf, 16, &out), -EPROTO);
 
 	/* Connect data: carried whole; a length past the buffer is refused. */
-	in.rx_depth = 64;
+	in.rx_credits = 8;
 	in.data_len = 5;
 	memcpy(in.data, "rank7", 5);
 	memset(buf, 0, sizeof(buf));

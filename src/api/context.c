@@ -82,18 +82,20 @@ err:
  */
 static void print_pinned(struct rmx_context *ctx)
 {
-	uint64_t ep_bytes, user_bytes, idle_bytes;
+	uint64_t rx_bytes, tx_bytes, user_bytes, idle_bytes;
 	struct rmx__rcache_stats s;
 	size_t eps, users, idle;
 
-	rmx__ep_pinned(&ctx->proto, &eps, &ep_bytes);
+	rmx__proto_pinned(&ctx->proto, &eps, &rx_bytes, &tx_bytes);
 	rmx__api_mem_pinned(ctx, &users, &user_bytes);
 	rmx__mem_idle(&ctx->mem, &idle, &idle_bytes);
 	rmx__mem_stats(&ctx->mem, &s);
 	fprintf(stderr,
-		"rmx stats: pinned at destroy: %llu bytes: %llu in the message buffers of %zu endpoints still open, %llu in %zu rmx_mem_reg() regions not deregistered, %llu cached (%llu in %zu idle regions kept for reuse, %llu held by pending operations)\n",
-		(unsigned long long)(ep_bytes + user_bytes + s.bytes_pinned),
-		(unsigned long long)ep_bytes, eps,
+		"rmx stats: pinned at destroy: %llu bytes: %llu in the message buffers %zu endpoints still open share (%llu receive, %llu send), %llu in %zu rmx_mem_reg() regions not deregistered, %llu cached (%llu in %zu idle regions kept for reuse, %llu held by pending operations)\n",
+		(unsigned long long)(rx_bytes + tx_bytes + user_bytes +
+				     s.bytes_pinned),
+		(unsigned long long)(rx_bytes + tx_bytes), eps,
+		(unsigned long long)rx_bytes, (unsigned long long)tx_bytes,
 		(unsigned long long)user_bytes, users,
 		(unsigned long long)s.bytes_pinned,
 		(unsigned long long)idle_bytes, idle,

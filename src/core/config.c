@@ -33,8 +33,19 @@ const struct rmx__knob rmx__knobs[] = {
 		  "largest message sent eagerly (copied); larger ones go by rendezvous"),
 	KNOB_UINT("RMX_TX_DEPTH", "128", 4, 16384, tx_depth,
 		  "send queue entries per endpoint"),
+	KNOB_UINT("RMX_TX_BUFS", "256", 16, 65536, tx_bufs,
+		  "send buffers the context's endpoints share, registered 16 at a time as needed"),
+	/*
+	 * At least 3: a blocked peer keeps one credit back, and credits are
+	 * returned two at a time (proto/send.c), so 2 could leave both
+	 * sides waiting.
+	 */
+	KNOB_UINT("RMX_RX_GRANT", "8", 3, 16384, rx_grant,
+		  "receive buffers each peer holds (its credits), pinned per endpoint"),
+	KNOB_UINT("RMX_RX_POOL", "128", 0, 65536, rx_pool,
+		  "spare receive buffers a context lends to busy peers"),
 	KNOB_UINT("RMX_RX_DEPTH", "64", 4, 16384, rx_depth,
-		  "pre-posted receive buffers per endpoint"),
+		  "receive buffers one busy peer may hold at most"),
 	KNOB("RMX_RCACHE", "on", RMX__KNOB_BOOL, rcache,
 	     "pin-down registration cache; off registers per operation"),
 	KNOB_UINT("RMX_RCACHE_MAX_REGIONS", "0", 0, 1 << 24,

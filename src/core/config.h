@@ -19,7 +19,10 @@ struct rmx__config {
 	uint32_t connect_timeout_ms;
 	uint32_t eager_max;	/* largest message payload */
 	uint32_t tx_depth;	/* send work requests per endpoint */
-	uint32_t rx_depth;	/* pre-posted receives per endpoint */
+	uint32_t tx_bufs;	/* send buffers per context, at most */
+	uint32_t rx_depth;	/* receive buffers one peer may hold, at most */
+	uint32_t rx_grant;	/* receive buffers each peer holds */
+	uint32_t rx_pool;	/* spare receive buffers lent to busy peers */
 	bool rcache;		/* pin-down cache on */
 	uint32_t rcache_max_regions;	/* 0: derived default */
 	uint64_t rcache_max_bytes;	/* 0: derived from RLIMIT_MEMLOCK */

@@ -13,6 +13,7 @@ static void linger_completion(struct rmx_ep *ep, const struct rmx__tp_comp *c,
 			      uint32_t slot)
 {
 	if (c->kind == RMX__TP_COMP_RECV) {
+		rmx__rx_release(ep->p, slot);
 		if (c->status)
 			rmx__ep_linger_end(ep);
 		return;
@@ -24,11 +25,13 @@ static void linger_completion(struct rmx_ep *ep, const struct rmx__tp_comp *c,
 		rmx__ep_linger_end(ep);
 }
 
-/* A work request's wr_ctx is its ring slot; the connection names the ep. */
-void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
+/*
+ * A work request's wr_ctx is its send slot, or for a receive its buffer
+ * in the shared pool; the connection names the ep.
+ */
+static void completion(struct rmx__proto *p, const struct rmx__tp_comp *c)
 {
 	struct rmx_ep *ep = c->conn->owner;
-	struct rmx__proto *p = ep->p;
 	uint32_t slot = (uint32_t)c->wr_ctx, id = ep->id;
 	/*
 	 * A flushed work request means the connection went away under it:
@@ -37,15 +40,13 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 	 */
 	int status = c->status == -ECANCELED ? -ECONNRESET : c->status;
 
-	(void)upctx;
 	if (ep->lingering) {
 		linger_completion(ep, c, slot);
 		return;
 	}
 	if (c->kind == RMX__TP_COMP_RECV) {
-		if (slot >= ep->rx_depth)
-			return;
 		if (status) {
+			rmx__rx_release(p, slot);
 			rmx__ep_fail(ep, status);
 			return;
 		}
@@ -75,4 +76,22 @@ void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
 	}
 	rmx__ep_alive(ep);
 	rmx__send_pump_or_fail(ep);
+}
+
+void rmx__proto_completion(void *upctx, const struct rmx__tp_comp *c)
+{
+	struct rmx__proto *p = upctx;
+
+	if (c->kind == RMX__TP_COMP_RECV) {
+		if ((uint32_t)c->wr_ctx >= p->rx.bufs.n)
+			return;		/* not one of ours: cannot happen */
+		if (!c->conn) {
+			rmx__rx_orphan(p, (uint32_t)c->wr_ctx);
+			return;
+		}
+	}
+	completion(p, c);
+	/* A message's send buffer may have come free for a waiting one. */
+	if (c->kind == RMX__TP_COMP_SEND && !rmx__list_empty(&p->tx_waiting))
+		rmx__send_wake(p);
 }

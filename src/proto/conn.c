@@ -50,7 +50,8 @@ static size_t priv_of(const struct rmx__proto *p, const void *data,
 {
 	struct rmx__conn_priv cp = {
 		.version = RMX__WIRE_VERSION,
-		.rx_depth = p->cfg->rx_depth,
+		.rx_credits = p->cfg->rx_grant,
+		.rx_max = p->cfg->rx_depth,
 		.eager_max = p->cfg->eager_max,
 		.data_len = (uint8_t)data_len,
 	};
@@ -63,7 +64,6 @@ static size_t priv_of(const struct rmx__proto *p, const void *data,
 static void want_caps(const struct rmx__proto *p, struct rmx__tp_conn_want *c)
 {
 	c->sq_depth = p->cfg->tx_depth;
-	c->rq_depth = p->cfg->rx_depth;
 	/* Credits: a receive is posted for every message the peer sends. */
 	c->recv_guaranteed = true;
 }
@@ -123,7 +123,7 @@ static void take_peer_limits(struct rmx_ep *ep, const struct rmx__conn_priv *cp)
 	uint32_t mine = ep->p->cfg->eager_max;
 
 	ep->eager_max = cp->eager_max < mine ? cp->eager_max : mine;
-	rmx__send_set_peer_rx(ep, cp->rx_depth);
+	rmx__send_set_peer_rx(ep, cp->rx_credits, cp->rx_max);
 }
 
 /* Where the fabric bound this side, for rmx_ep_local_addr(). */
@@ -143,7 +143,8 @@ static int up_conn_ready(void *upctx, struct rmx__tp_conn *conn)
 	(void)upctx;
 	take_local_addr(ep, conn);
 	ep->p->tp->ops->conn_caps(conn, &ep->caps);
-	return rmx__ring_start_rx(ep, conn);
+	rmx__ring_start(ep);
+	return 0;
 }
 
 static void up_established(void *upctx, struct rmx__tp_conn *conn,

@@ -121,28 +121,19 @@ int rmx__ep_new(struct rmx__proto *p, const char *peer,
 	return 0;
 }
 
-static void add_pinned(const struct rmx__list *list, size_t *eps,
-		       uint64_t *bytes)
+void rmx__proto_pinned(const struct rmx__proto *p, size_t *eps,
+		       uint64_t *rx_bytes, uint64_t *tx_bytes)
 {
 	const struct rmx__list *n;
 
-	for (n = list->next; n != list; n = n->next) {
-		const struct rmx_ep *ep = rmx__container_of(n, struct rmx_ep,
-							    link);
-
-		(*eps)++;
-		*bytes += (ep->tx_mr ? ep->tx_mr->len : 0) +
-			  (ep->rx_mr ? ep->rx_mr->len : 0);
-	}
-}
-
-/* Lingering endpoints keep their buffers until their goodbye went. */
-void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes)
-{
 	*eps = 0;
-	*bytes = 0;
-	add_pinned(&p->eps, eps, bytes);
-	add_pinned(&p->lingering, eps, bytes);
+	for (n = p->eps.next; n != &p->eps; n = n->next)
+		(*eps)++;
+	/* Lingering endpoints still send their goodbye from the pool. */
+	for (n = p->lingering.next; n != &p->lingering; n = n->next)
+		(*eps)++;
+	*rx_bytes = rmx__bufpool_bytes(&p->rx.bufs);
+	*tx_bytes = rmx__bufpool_bytes(&p->tx_bufs);
 }
 
 static void ep_release(struct rmx_ep *ep)
@@ -250,7 +241,7 @@ void rmx__ep_fail(struct rmx_ep *ep, int err)
 	rmx__info("endpoint %s closed: %s", ep->peer, rmx_strerror(err));
 	ep->error = err;
 	rmx__ep_shutdown(ep, err, &ep->p->done);
-	ep->arr_count = 0;	/* nothing is received after an error */
+	rmx__rx_drop(ep);	/* nothing is received after an error */
 	rmx__ep_notify(ep, RMX__EV_CLOSED, err);
 }
 

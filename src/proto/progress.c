@@ -28,6 +28,15 @@ int rmx__proto_init(struct rmx__proto *p, const struct rmx__config *cfg,
 	p->tab_free = UINT32_MAX;
 	p->next_deadline = INT64_MAX;
 	p->on_msg[RMX__MSG_ATS] = rmx__rndv_on_ats;
+	rmx__list_init(&p->tx_waiting);
+	rmx__rxpool_init(p);
+	rmx__bufpool_init(&p->tx_bufs, mem, RMX__WIRE_HDR_SIZE + cfg->eager_max,
+			  cfg->tx_bufs, 0);
+	if (cfg->rx_grant > cfg->rx_depth) {
+		rmx__err("RMX_RX_GRANT (%u) is more than RMX_RX_DEPTH (%u), the most a peer may hold; lower it or raise RMX_RX_DEPTH",
+			 cfg->rx_grant, cfg->rx_depth);
+		return -EINVAL;
+	}
 	if ((tp->caps & PROTO_NEEDS) != PROTO_NEEDS) {
 		rmx__err("transport %s lacks %s%s, which rmx's protocol needs; use another RMX_TRANSPORT",
 			 tp->ops->name,
@@ -86,6 +95,9 @@ void rmx__proto_fini(struct rmx__proto *p)
 		free(rmx__container_of(n, struct rmx__op, done.node));
 	free(p->tab);
 	p->tab = NULL;
+	/* Still posted to the transport: it is closed after, unpolled. */
+	rmx__rxpool_fini(p);
+	rmx__bufpool_fini(&p->tx_bufs);
 }
 
 int rmx__proto_progress(struct rmx__proto *p)

@@ -18,6 +18,7 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "mem/reg.h"
+#include "proto/pool.h"
 #include "proto/wire.h"
 #include "transport/transport.h"
 
@@ -151,9 +152,13 @@ struct rmx__rma_req {
 	uint64_t compare_add, swap;
 };
 
+/* No send buffer: the slot holds a one-sided operation, or nothing. */
+#define RMX__NO_BOUNCE UINT32_MAX
+
 struct rmx__tx_slot {
 	struct rmx__op *op;	/* NULL: free */
 	uint32_t rma_bytes;	/* RDMA data this work request moves */
+	uint32_t bounce;	/* the message's buffer in proto->tx_bufs */
 };
 
 struct rmx__arrival {
@@ -222,15 +227,15 @@ struct rmx_ep {
 	uint8_t peer_data[RMX_CONNECT_DATA_MAX];
 
 	uint32_t eager_max;		/* largest eager payload both sides accept */
-	uint32_t slot_size;		/* header + eager_max */
 	struct rmx__tp_conn_caps caps;
 
+	/* Send slots; a message's takes a buffer of proto->tx_bufs. */
 	uint32_t tx_depth;
 	struct rmx__tx_slot *tx;
 	uint32_t *tx_free;		/* stack of free slot indices */
 	uint32_t ntx_free;
-	char *tx_bufs;
-	struct rmx__tp_mr *tx_mr;	/* resident, outside the cache */
+	bool tx_waiting;		/* on proto->tx_waiting for a buffer */
+	struct rmx__list tx_wait_link;
 	struct rmx__list tx_queue;	/* ops with data left to post */
 	struct rmx__list tx_active;	/* fully posted, awaiting completion */
 	uint64_t rma_inflight;		/* RDMA bytes posted, not completed */
@@ -240,16 +245,17 @@ struct rmx_ep {
 	 * known to have posted, so the device never needs RNR retries.
 	 */
 	uint32_t tx_credits;		/* peer buffers free for us */
-	uint32_t peer_rx_depth;
+	uint32_t peer_rx_max;		/* most the peer ever lends us */
 	uint32_t rx_owed;		/* ours reposted, not yet announced */
 	uint32_t credit_threshold;	/* owed this many: say so at once */
 	struct rmx__op credit_op;	/* marks slots holding credit messages */
 
-	uint32_t rx_depth;
-	char *rx_bufs;
-	struct rmx__tp_mr *rx_mr;
+	/* Our buffers in proto->rx granted to the peer (rxpool.c). */
+	uint32_t rx_grant;
+	uint32_t peer_credits;		/* of them, the peer may still use */
+	bool rx_wants;			/* the peer is busy and would use more */
 	struct rmx__arrival *arrived;	/* ring of unmatched messages */
-	uint32_t arr_head, arr_count;
+	uint32_t arr_cap, arr_head, arr_count;
 	struct rmx__list recv_posted;
 	struct rmx__list reading;	/* receives filled by rendezvous reads */
 	uint64_t rndv_next_id;
@@ -288,6 +294,17 @@ struct rmx__proto_upper {
 	void (*fini)(struct rmx__proto *p);
 };
 
+/* Receive buffers every endpoint shares (rxpool.c). */
+struct rmx__rxpool {
+	struct rmx__bufpool bufs;	/* all posted, or held by an endpoint */
+	uint32_t granted;		/* sum of the endpoints' rx_grant */
+	uint32_t neps;			/* endpoints holding a grant */
+	/* Credits of freed endpoints' peers, until limbo_until. */
+	uint32_t limbo;
+	int64_t limbo_until;
+	uint32_t nwant;			/* endpoints with rx_wants */
+};
+
 struct rmx__proto {
 	const struct rmx__config *cfg;
 	struct rmx__tp *tp;
@@ -312,6 +329,10 @@ struct rmx__proto {
 	uint32_t nhandlers;
 	struct rmx__list rpc_open;	/* requests handed to handlers */
 	struct rmx__log_limit refusals[8];	/* by peer address */
+	struct rmx__rxpool rx;
+	struct rmx__bufpool tx_bufs;	/* every endpoint's messages out */
+	bool tx_grow_failed;		/* said so; quiet until it works again */
+	struct rmx__list tx_waiting;	/* endpoints waiting for one */
 };
 
 extern const struct rmx__tp_upcalls rmx__proto_upcalls;
@@ -329,8 +350,9 @@ int rmx__proto_arm(struct rmx__proto *p);
 /* A new endpoint (state CONNECTING) with its rings, in the id table. */
 int rmx__ep_new(struct rmx__proto *p, const char *peer, struct rmx_ep **out);
 void rmx__ep_free(struct rmx_ep *ep);
-/* Endpoints alive and the bytes their message buffers pin. */
-void rmx__ep_pinned(const struct rmx__proto *p, size_t *eps, uint64_t *bytes);
+/* Endpoints alive, and the bytes the shared message buffers pin. */
+void rmx__proto_pinned(const struct rmx__proto *p, size_t *eps,
+		       uint64_t *rx_bytes, uint64_t *tx_bytes);
 struct rmx_ep *rmx__ep_lookup(struct rmx__proto *p, uint32_t id);
 void rmx__ep_set_deadline(struct rmx_ep *ep, int64_t t);
 void rmx__ep_notify(struct rmx_ep *ep, unsigned int bits, int status);
@@ -394,18 +416,45 @@ void rmx__op_finish(struct rmx__proto *p, struct rmx__op *op, int status,
 void rmx__op_complete(struct rmx__proto *p, struct rmx__op *op, int status);
 
 /* ring.c */
-/* Allocates and registers the endpoint's bounce buffers. */
+/* The endpoint's send slots and arrival ring, and its receive grant. */
 int rmx__ring_setup(struct rmx_ep *ep);
 void rmx__ring_teardown(struct rmx_ep *ep);
-char *rmx__ring_rx_buf(const struct rmx_ep *ep, uint32_t slot);
-int rmx__ring_post_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn,
-		      uint32_t slot);
-/* Posts every receive buffer on a connection that just got its queues. */
-int rmx__ring_start_rx(struct rmx_ep *ep, struct rmx__tp_conn *conn);
+/* Fits the send slots to the queue the connection got. */
+void rmx__ring_start(struct rmx_ep *ep);
+
+/* rxpool.c */
+void rmx__rxpool_init(struct rmx__proto *p);
+void rmx__rxpool_fini(struct rmx__proto *p);
+/* The endpoint's grant of RMX_RX_GRANT buffers, growing the pool. */
+int rmx__rx_join(struct rmx_ep *ep);
+/* Reposts, uncredited, the buffers of arrivals never to be received. */
+void rmx__rx_drop(struct rmx_ep *ep);
+/* Gives back the endpoint's grant and the buffers it holds. */
+void rmx__rx_leave(struct rmx_ep *ep);
+/* A message from the peer took a buffer: -EPROTO beyond its credits. */
+int rmx__rx_arrived(struct rmx_ep *ep);
+/* Reposts a buffer the endpoint is done with; credits the peer. */
+int rmx__rx_repost(struct rmx_ep *ep, uint32_t idx);
+/* Reposts a buffer no endpoint will credit (closing, or gone). */
+void rmx__rx_release(struct rmx__proto *p, uint32_t idx);
+/* A receive of a destroyed connection completed: repost its buffer. */
+void rmx__rx_orphan(struct rmx__proto *p, uint32_t idx);
+
+static inline char *rmx__rx_buf(const struct rmx__proto *p, uint32_t idx)
+{
+	return rmx__bufpool_buf(&p->rx.bufs, idx);
+}
 
 /* send.c */
-/* The peer announced its receive buffers: our initial credits. */
-void rmx__send_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth);
+/* The peer's handshake: our initial credits, and the most it lends. */
+void rmx__send_set_peer_rx(struct rmx_ep *ep, uint32_t credits, uint32_t max);
+/*
+ * The first block of send buffers, before the first endpoint: one that
+ * cannot send at all fails at connect, with the reason.
+ */
+int rmx__send_setup(struct rmx__proto *p);
+/* Send buffers came free: endpoints waiting for one post again. */
+void rmx__send_wake(struct rmx__proto *p);
 /* Sends a keepalive ping if a slot and the reserved credit allow. */
 int rmx__send_ping(struct rmx_ep *ep);
 /* Whether a BYE can go on a destroyed endpoint's connection. */

@@ -88,6 +88,13 @@ void rmx__am_done(struct rmx__proto *p, struct rmx__op *am)
 		rmx__send_pump_or_fail(ep);
 }
 
+/* A buffer that is not received: back to the pool, and the ep fails. */
+static void drop_and_fail(struct rmx_ep *ep, uint32_t slot, int err)
+{
+	rmx__rx_release(ep->p, slot);
+	rmx__ep_fail(ep, err);
+}
+
 /* The oldest arrival meets the oldest posted receive. */
 static int match_recv(struct rmx_ep *ep, const struct rmx__arrival *a,
 		      const char *payload)
@@ -130,22 +137,25 @@ static void match(struct rmx_ep *ep)
 	while (ep->arr_count &&
 	       (!rmx__list_empty(&ep->recv_posted) || ep->am_cb)) {
 		struct rmx__arrival *a = &ep->arrived[ep->arr_head];
-		const char *payload = rmx__ring_rx_buf(ep, a->slot) + RMX__WIRE_HDR_SIZE;
+		const char *payload = rmx__rx_buf(ep->p, a->slot) +
+				      RMX__WIRE_HDR_SIZE;
 		int ret;
 
 		if (rmx__list_empty(&ep->recv_posted))
 			ret = deliver_am(ep, a, payload);
 		else
 			ret = match_recv(ep, a, payload);
-		ep->arr_head = (ep->arr_head + 1) % ep->rx_depth;
+		ep->arr_head = (ep->arr_head + 1) % ep->arr_cap;
 		ep->arr_count--;
-		if (!ret && ep->conn)
-			ret = rmx__ring_post_rx(ep, ep->conn, a->slot);
+		if (ret) {
+			drop_and_fail(ep, a->slot, ret);
+			return;
+		}
+		ret = rmx__rx_repost(ep, a->slot);
 		if (ret) {
 			rmx__ep_fail(ep, ret);
 			return;
 		}
-		ep->rx_owed++;
 	}
 }
 
@@ -178,26 +188,33 @@ int rmx__recv_deliver(struct rmx_ep *ep)
 
 static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 {
+	const uint8_t *msg = (const uint8_t *)rmx__rx_buf(ep->p, slot);
 	struct rmx__wire_hdr hdr;
 	rmx__msg_fn fn;
 	int ret;
 
-	ret = rmx__wire_parse(rmx__ring_rx_buf(ep, slot), len, ep->p->cfg->eager_max,
-			      &hdr);
+	ret = rmx__rx_arrived(ep);
 	if (ret) {
-		rmx__err("malformed message from %s: closing", ep->peer);
-		rmx__ep_fail(ep, ret);
+		drop_and_fail(ep, slot, ret);
 		return;
 	}
-	if (ep->tx_credits + hdr.credits > ep->peer_rx_depth) {
+	ret = rmx__wire_parse(msg, len, ep->p->cfg->eager_max, &hdr);
+	if (ret) {
+		rmx__err("malformed message from %s: closing", ep->peer);
+		drop_and_fail(ep, slot, ret);
+		return;
+	}
+	if (ep->tx_credits + hdr.credits > ep->peer_rx_max) {
 		rmx__err("%s returned %u credits it never had: closing",
 			 ep->peer, hdr.credits);
-		rmx__ep_fail(ep, -EPROTO);
+		drop_and_fail(ep, slot, -EPROTO);
 		return;
 	}
 	ep->tx_credits += hdr.credits;
 	if (hdr.type == RMX__MSG_BYE) {
 		/* The peer is gone; all it sent came before (RC order). */
+		rmx__rx_release(ep->p, slot);
+		ep->peer_credits = 0;
 		rmx__ep_close_clean(ep);
 		return;
 	}
@@ -206,30 +223,26 @@ static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 	/* Others take what they need now: the buffer goes straight back. */
 	fn = ep->p->on_msg[hdr.type];
 	if (fn) {
-		ret = fn(ep, &hdr, (const uint8_t *)rmx__ring_rx_buf(ep, slot) +
-					   RMX__WIRE_HDR_SIZE);
+		ret = fn(ep, &hdr, msg + RMX__WIRE_HDR_SIZE);
 		if (ret) {
-			rmx__ep_fail(ep, ret);
+			drop_and_fail(ep, slot, ret);
 			return;
 		}
 	} else if (hdr.type != RMX__MSG_EAGER && hdr.type != RMX__MSG_RTS &&
 		   hdr.type != RMX__MSG_CREDIT) {
 		rmx__err("%s sent message type %u, which this context does not take: closing",
 			 ep->peer, hdr.type);
-		rmx__ep_fail(ep, -EPROTO);
+		drop_and_fail(ep, slot, -EPROTO);
 		return;
 	}
 	if (hdr.type != RMX__MSG_EAGER && hdr.type != RMX__MSG_RTS) {
-		ret = rmx__ring_post_rx(ep, ep->conn, slot);
-		if (ret) {
+		ret = rmx__rx_repost(ep, slot);
+		if (ret)
 			rmx__ep_fail(ep, ret);
-			return;
-		}
-		ep->rx_owed++;
 		return;
 	}
-	/* At most rx_depth receives are posted, so the ring never overflows. */
-	ep->arrived[(ep->arr_head + ep->arr_count) % ep->rx_depth] =
+	/* The peer holds at most arr_cap buffers: the ring never overflows. */
+	ep->arrived[(ep->arr_head + ep->arr_count) % ep->arr_cap] =
 		(struct rmx__arrival){ .slot = slot, .len = hdr.len,
 				       .type = hdr.type };
 	ep->arr_count++;
@@ -240,13 +253,17 @@ static void on_rx(struct rmx_ep *ep, uint32_t slot, uint32_t len)
 static void on_imm(struct rmx_ep *ep, uint32_t slot, const struct rmx__tp_comp *c)
 {
 	struct rmx__op *op;
-	int ret = rmx__ring_post_rx(ep, ep->conn, slot);
+	int ret = rmx__rx_arrived(ep);
 
+	if (ret) {
+		drop_and_fail(ep, slot, ret);
+		return;
+	}
+	ret = rmx__rx_repost(ep, slot);
 	if (ret) {
 		rmx__ep_fail(ep, ret);
 		return;
 	}
-	ep->rx_owed++;
 	if (!ep->imm_cb) {
 		rmx__dbg("notification %u from %s: no callback set", c->imm,
 			 ep->peer);

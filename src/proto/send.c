@@ -9,10 +9,10 @@
 #include "core/log.h"
 #include "proto/proto.h"
 
-void rmx__send_set_peer_rx(struct rmx_ep *ep, uint32_t peer_rx_depth)
+void rmx__send_set_peer_rx(struct rmx_ep *ep, uint32_t credits, uint32_t max)
 {
-	ep->peer_rx_depth = peer_rx_depth;
-	ep->tx_credits = peer_rx_depth;
+	ep->tx_credits = credits;
+	ep->peer_rx_max = max;
 }
 
 /*
@@ -44,6 +44,7 @@ static uint16_t take_owed(struct rmx_ep *ep)
 						(uint16_t)ep->rx_owed;
 
 	ep->rx_owed -= n;
+	ep->peer_credits += n;
 	return n;
 }
 
@@ -55,12 +56,88 @@ struct msg_body {
 	size_t len;
 };
 
-/* Posts a message into send slot `slot`'s bounce buffer; uses a credit. */
+/*
+ * Said once while sends wait for buffers others hold; at every connect
+ * that fails for it (the refusal or rmx_connect() shows the cause).
+ */
+static void say_no_bufs(struct rmx__proto *p, int err, bool again)
+{
+	if (p->tx_grow_failed && !again)
+		return;
+	p->tx_grow_failed = true;
+	rmx__err("message buffers cannot be registered beyond %llu bytes for sends: %s; raise the locked-memory limit (ulimit -l), or lower RMX_TX_BUFS (%u) or RMX_EAGER_MAX (%u)",
+		 (unsigned long long)rmx__bufpool_bytes(&p->tx_bufs),
+		 rmx_strerror(err), p->cfg->tx_bufs, p->cfg->eager_max);
+}
+
+/*
+ * 1 when a send buffer is free for a message; 0 when there is none and
+ * the endpoint waits on proto->tx_waiting until a send frees one; an
+ * error when none can be had at all.
+ */
+static int tx_ready(struct rmx_ep *ep)
+{
+	struct rmx__proto *p = ep->p;
+	struct rmx__bufpool *bp = &p->tx_bufs;
+	int ret;
+
+	if (bp->nfree)
+		return 1;
+	ret = rmx__bufpool_grow(bp, bp->n + 1);
+	if (!ret) {
+		p->tx_grow_failed = false;
+		return 1;
+	}
+	if (ret != -ENOSPC)
+		say_no_bufs(p, ret, false);
+	/* Sends in flight hold them all: the first to complete wakes us. */
+	if (ret != -ENOSPC && !bp->n)
+		return ret;
+	if (!ep->tx_waiting) {
+		ep->tx_waiting = true;
+		rmx__list_add_tail(&p->tx_waiting, &ep->tx_wait_link);
+	}
+	return 0;
+}
+
+int rmx__send_setup(struct rmx__proto *p)
+{
+	int ret = rmx__bufpool_grow(&p->tx_bufs, 1);
+
+	if (ret)
+		say_no_bufs(p, ret, true);
+	else
+		p->tx_grow_failed = false;
+	return ret;
+}
+
+void rmx__send_wake(struct rmx__proto *p)
+{
+	struct rmx_ep *ep;
+
+	while (!rmx__list_empty(&p->tx_waiting) && p->tx_bufs.nfree) {
+		ep = rmx__container_of(p->tx_waiting.next, struct rmx_ep,
+				       tx_wait_link);
+		rmx__list_del(&ep->tx_wait_link);
+		ep->tx_waiting = false;
+		if (!ep->lingering)
+			rmx__send_pump_or_fail(ep);
+		else if (rmx__send_bye(ep))
+			rmx__ep_linger_end(ep);
+	}
+}
+
+/*
+ * Posts a message from send slot `slot`, in a send buffer it takes (see
+ * tx_ready()); uses a credit.
+ */
 static int post_msg(struct rmx_ep *ep, uint32_t slot, uint8_t type,
 		    uint16_t flags, const struct msg_body *body)
 {
-	char *bounce = ep->tx_bufs + (size_t)slot * ep->slot_size;
+	struct rmx__bufpool *bp = &ep->p->tx_bufs;
 	size_t len = body->head_len + body->len;
+	uint32_t b = bp->free[--bp->nfree];
+	char *bounce = rmx__bufpool_buf(bp, b);
 	struct rmx__wire_hdr hdr = { .type = type, .flags = flags,
 				     .len = (uint32_t)len };
 	int ret;
@@ -75,13 +152,17 @@ static int post_msg(struct rmx_ep *ep, uint32_t slot, uint8_t type,
 		       body->len);
 	ret = ep->p->tp->ops->post_send(ep->conn, bounce,
 					(uint32_t)(RMX__WIRE_HDR_SIZE + len),
-					ep->tx_mr,
-					slot);
-	if (ret)
-		ep->rx_owed += hdr.credits;	/* not announced after all */
-	else
-		ep->tx_credits--;
-	return ret;
+					rmx__bufpool_mr(bp, b), slot);
+	if (ret) {
+		/* Not announced after all. */
+		ep->rx_owed += hdr.credits;
+		ep->peer_credits -= hdr.credits;
+		rmx__bufpool_give(bp, b);
+		return ret;
+	}
+	ep->tx[slot].bounce = b;
+	ep->tx_credits--;
+	return 0;
 }
 
 static uint32_t take_slot(struct rmx_ep *ep, struct rmx__op *op)
@@ -94,6 +175,10 @@ static uint32_t take_slot(struct rmx_ep *ep, struct rmx__op *op)
 
 static void give_slot(struct rmx_ep *ep, uint32_t slot)
 {
+	if (ep->tx[slot].bounce != RMX__NO_BOUNCE) {
+		rmx__bufpool_give(&ep->p->tx_bufs, ep->tx[slot].bounce);
+		ep->tx[slot].bounce = RMX__NO_BOUNCE;
+	}
 	ep->rma_inflight -= ep->tx[slot].rma_bytes;
 	ep->tx[slot].rma_bytes = 0;
 	ep->tx[slot].op = NULL;
@@ -227,12 +312,25 @@ static int post_next(struct rmx_ep *ep, struct rmx__op *op)
 	return 0;
 }
 
-/* A header alone (credits, ping, BYE), in a slot of no operation. */
+/*
+ * A header alone (credits, ping, BYE), in a slot of no operation: 1 when
+ * posted, 0 when it waits for a send buffer, or an error.
+ */
 static int send_bare(struct rmx_ep *ep, uint8_t type, uint16_t flags)
 {
 	static const struct msg_body none;
+	uint32_t slot;
+	int ret = tx_ready(ep);
 
-	return post_msg(ep, take_slot(ep, &ep->credit_op), type, flags, &none);
+	if (ret <= 0)
+		return ret;
+	slot = take_slot(ep, &ep->credit_op);
+	ret = post_msg(ep, slot, type, flags, &none);
+	if (ret) {
+		give_slot(ep, slot);
+		return ret;
+	}
+	return 1;
 }
 
 /*
@@ -244,21 +342,28 @@ static int send_bare(struct rmx_ep *ep, uint8_t type, uint16_t flags)
  */
 static int maybe_send_credits(struct rmx_ep *ep)
 {
+	int ret;
+
 	/* A ping is answered even when little is owed: that is its point. */
 	if ((ep->rx_owed < ep->credit_threshold && !ep->pong_due) ||
 	    !ep->tx_credits || !ep->ntx_free ||
 	    ep->state != RMX_EP_CONNECTED)
 		return 0;
-	ep->pong_due = false;
-	return send_bare(ep, RMX__MSG_CREDIT, 0);
+	ret = send_bare(ep, RMX__MSG_CREDIT, 0);
+	if (ret > 0)
+		ep->pong_due = false;
+	return ret < 0 ? ret : 0;
 }
 
 int rmx__send_ping(struct rmx_ep *ep)
 {
+	int ret;
+
 	/* Without a slot or the reserved credit, traffic is pending anyway. */
 	if (!ep->tx_credits || !ep->ntx_free)
 		return 0;
-	return send_bare(ep, RMX__MSG_CREDIT, RMX__FLAG_PING);
+	ret = send_bare(ep, RMX__MSG_CREDIT, RMX__FLAG_PING);
+	return ret < 0 ? ret : 0;
 }
 
 /*
@@ -288,10 +393,14 @@ bool rmx__send_bye_ready(const struct rmx_ep *ep)
 /* Posts the BYE once a slot is free: messages still posted go first. */
 int rmx__send_bye(struct rmx_ep *ep)
 {
+	int ret;
+
 	if (ep->bye_sent || !ep->ntx_free)
 		return 0;
-	ep->bye_sent = true;
-	return send_bare(ep, RMX__MSG_BYE, 0);
+	ret = send_bare(ep, RMX__MSG_BYE, 0);
+	if (ret > 0)
+		ep->bye_sent = true;
+	return ret < 0 ? ret : 0;
 }
 
 static bool is_atomic(enum rmx__op_type type)
@@ -376,6 +485,13 @@ int rmx__send_pump(struct rmx_ep *ep)
 		/* The last credit stays for credit messages. */
 		if (needs_credit(ep, op) && ep->tx_credits < 2)
 			break;
+		if (!is_rma(op)) {
+			ret = tx_ready(ep);
+			if (ret < 0)
+				return ret;
+			if (!ret)
+				break;
+		}
 		if (is_rma(op) && ep->rma_inflight &&
 		    ep->rma_inflight + chunk_of(ep, op) > RMA_INFLIGHT_MAX)
 			break;
@@ -395,7 +511,8 @@ int rmx__send_pump(struct rmx_ep *ep)
 bool rmx__send_now(const struct rmx_ep *ep)
 {
 	return ep->state == RMX_EP_CONNECTED && ep->ntx_free &&
-	       ep->tx_credits >= 2 && rmx__list_empty(&ep->tx_queue);
+	       ep->tx_credits >= 2 && rmx__list_empty(&ep->tx_queue) &&
+	       ep->p->tx_bufs.nfree;
 }
 
 /* Queues op behind the others; the caller pumps. */

@@ -170,8 +170,8 @@ size_t rmx__conn_priv_pack(void *buf, const struct rmx__conn_priv *cp)
 
 	rmx__put_be32(p, RMX__CONN_MAGIC);
 	rmx__put_be16(p + 4, cp->version);
-	rmx__put_be16(p + 6, 0);
-	rmx__put_be32(p + 8, cp->rx_depth);
+	rmx__put_be16(p + 6, cp->rx_max);
+	rmx__put_be32(p + 8, cp->rx_credits);
 	rmx__put_be32(p + 12, cp->eager_max);
 	/* A peer without connect data sends none: the CM pads with zeros. */
 	if (!cp->data_len)
@@ -192,16 +192,19 @@ int rmx__conn_priv_parse(const void *buf, size_t len,
 		return -EPROTO;
 	}
 	out->version = rmx__get_be16(p + 4);
-	out->rx_depth = rmx__get_be32(p + 8);
+	out->rx_max = rmx__get_be16(p + 6);
+	out->rx_credits = rmx__get_be32(p + 8);
 	out->eager_max = rmx__get_be32(p + 12);
 	if (out->version != RMX__WIRE_VERSION) {
 		rmx__err("peer speaks wire version %u, this library %u",
 			 out->version, RMX__WIRE_VERSION);
 		return -EPROTONOSUPPORT;
 	}
-	if (!out->rx_depth || out->eager_max < 1) {
-		rmx__err("peer announced rx_depth %u, eager_max %u",
-			 out->rx_depth, out->eager_max);
+	/* One credit is kept for credit messages: fewer than 2 never send. */
+	if (out->rx_credits < 2 || out->rx_credits > out->rx_max ||
+	    out->eager_max < 1) {
+		rmx__err("peer announced %u credits (at most %u), eager_max %u",
+			 out->rx_credits, out->rx_max, out->eager_max);
 		return -EPROTO;
 	}
 	out->data_len = len > RMX__CONN_PRIV_SIZE ? p[RMX__CONN_PRIV_SIZE] : 0;

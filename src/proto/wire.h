@@ -13,7 +13,8 @@
 #include <rmx/rmx.h>
 
 #define RMX__WIRE_MAGIC 0x524d		/* "RM" */
-#define RMX__WIRE_VERSION 1
+/* 2: credits are lent and taken back (receives shared by all peers). */
+#define RMX__WIRE_VERSION 2
 #define RMX__WIRE_HDR_SIZE 16
 
 enum rmx__msg_type {
@@ -94,7 +95,8 @@ int rmx__wire_parse(const void *buf, size_t len, uint32_t max_payload,
 
 struct rmx__conn_priv {
 	uint16_t version;
-	uint32_t rx_depth;	/* receives the sender keeps posted */
+	uint16_t rx_max;	/* most credits it may ever lend */
+	uint32_t rx_credits;	/* credits it lends from the start (>= 2) */
 	uint32_t eager_max;	/* largest payload it accepts */
 	uint8_t data_len;	/* rmx_ep_params.connect_data */
 	uint8_t data[RMX_CONNECT_DATA_MAX];

@@ -106,7 +106,8 @@ static void connect_ep(struct rmx__proto *p, struct fake_tp *tp,
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct rmx__conn_priv cp = { .version = RMX__WIRE_VERSION,
-				     .rx_depth = 8, .eager_max = 256 };
+				     .rx_credits = 8, .rx_max = 8,
+				     .eager_max = 256 };
 	uint8_t priv[RMX__CONN_PRIV_SIZE];
 
 	if (rmx__connect(p, NULL, (struct sockaddr *)&sa, NULL, ep))
@@ -248,6 +249,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rmx__config_load(&cfg, NULL))
 			abort();
 		cfg.rx_depth = 8;
+		cfg.rx_grant = 8;
+		cfg.rx_pool = 0;
+		cfg.tx_bufs = 16;
 		cfg.tx_depth = 8;
 		cfg.eager_max = 256;
 		cfg.rcache = false;	/* per-use registrations: no monitor */
