@@ -25,9 +25,15 @@
  */
 #define LIMBO_MS 3000
 
+/* Buffers posted (or held by an endpoint): new ones not yet posted are not. */
+static uint32_t posted(const struct rmx__rxpool *rx)
+{
+	return rx->bufs.n - rx->bufs.nfree;
+}
+
 static uint32_t spare(const struct rmx__rxpool *rx)
 {
-	return rx->bufs.n - rx->granted - rx->limbo;
+	return posted(rx) - rx->granted - rx->limbo;
 }
 
 static int post(struct rmx__proto *p, uint32_t idx)
@@ -61,7 +67,7 @@ static int post_new(struct rmx__proto *p)
 		if (ret) {
 			rmx__err("posting a shared receive: %s",
 				 rmx_strerror(ret));
-			return ret;
+			return -EIO;
 		}
 		bp->nfree--;
 	}
@@ -81,11 +87,11 @@ int rmx__rx_join(struct rmx_ep *ep)
 	if (rx->limbo && p->now_ms >= rx->limbo_until)
 		rx->limbo = 0;
 	ret = rmx__bufpool_grow(&rx->bufs, need > keep ? need : keep);
+	/* What grow() added, even if it failed later; a post error wins. */
+	ret = post_new(p) ?: ret;
 	/* Less spare than RMX_RX_POOL asks is no reason to refuse a peer. */
-	if (ret && rx->bufs.n >= need)
+	if (ret && ret != -EIO && posted(rx) >= need)
 		ret = 0;
-	if (!ret)
-		ret = post_new(p);
 	if (ret == -ENOSPC) {
 		rmx__err("%s's shared receive queue holds %u buffers, all granted to %u endpoints; lower RMX_RX_GRANT (%u) or RMX_RX_POOL (%u)",
 			 p->tp->ops->device_name(p->tp), rx->bufs.max, rx->neps,
