@@ -33,7 +33,7 @@ const struct rmx__knob rmx__knobs[] = {
 		  "largest message sent eagerly (copied); larger ones go by rendezvous"),
 	KNOB_UINT("RMX_TX_DEPTH", "128", 4, 16384, tx_depth,
 		  "send queue entries per endpoint"),
-	KNOB_UINT("RMX_TX_BUFS", "256", 16, 65536, tx_bufs,
+	KNOB_UINT("RMX_TX_BUFS", "128", 16, 65536, tx_bufs,
 		  "send buffers the context's endpoints share, registered 16 at a time as needed"),
 	/*
 	 * At least 3: a blocked peer keeps one credit back, and credits are

@@ -98,13 +98,14 @@ int rmx__rx_join(struct rmx_ep *ep)
 			 base, p->cfg->rx_pool);
 		return -ENOMEM;
 	}
-	if (ret) {
+	if (ret && ret != -EIO) {
 		rmx__err("message buffers cannot be registered beyond %llu bytes for receives: %s; raise the locked-memory limit (ulimit -l), or lower RMX_RX_GRANT (%u each endpoint), RMX_RX_POOL (%u) or RMX_EAGER_MAX (%u)",
 			 (unsigned long long)rmx__bufpool_bytes(&rx->bufs),
 			 rmx_strerror(ret), base, p->cfg->rx_pool,
 			 p->cfg->eager_max);
-		return ret;
 	}
+	if (ret)
+		return ret;	/* a refused post said so itself */
 	ep->rx_grant = ep->peer_credits = base;
 	rx->granted += base;
 	rx->neps++;
