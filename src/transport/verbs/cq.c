@@ -52,7 +52,12 @@ static int slots_grow(struct verbs_tp *tp)
 		return -ENOMEM;
 	for (i = tp->nslots; i < cap; i++)
 		s[i] = (struct verbs_slot){ .next_free = i + 1 };
-	s[cap - 1].next_free = tp->free_slot;
+	/*
+	 * Grown only when no slot is free: the new ones are the whole free
+	 * list, which ends past any index (not at the old end marker, which
+	 * is a valid index now).
+	 */
+	s[cap - 1].next_free = UINT32_MAX;
 	tp->free_slot = tp->nslots;
 	tp->slots = s;
 	tp->nslots = cap;
