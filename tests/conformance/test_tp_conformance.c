@@ -467,6 +467,51 @@ START_TEST(two_conns_one_pool)
 END_TEST
 
 /*
+ * More connections than a backend's first tables hold (verbs: 64
+ * connection slots, 64 QP chains) into one pool: each receive still
+ * names the connection its message came on, each send completes once.
+ */
+START_TEST(many_conns)
+{
+	const int n = 72;
+	struct tpc_pair *p = tpc_open();
+	struct tpc_conn *ca[72], *cb[72];
+	struct tpc_mem *src;
+	int k, j, got = 0;
+
+	p->a.prepost = 0;
+	p->b.prepost = 0;
+	for (k = 0; k < n; k++)
+		ca[k] = connect_one(p, &cb[k]);
+	for (k = 0; k < n; k++)
+		tpc_post_slot(&p->b);
+	src = tpc_reg(&p->a, (size_t)n * 64, RMX__TP_LOCAL_WRITE);
+	for (k = 0; k < n; k++) {
+		fill_tagged(src->buf + k * 64, 64, (uint32_t)k);
+		tpc_post_send(ca[k], src->buf + k * 64, 64, src->mr);
+	}
+	tpc_wait(p, tpc_recvs_posted(&p->b) == 0);
+	for (k = 0; k < n; k++) {
+		tpc_wait(p, !tpc_outstanding(ca[k]));
+		ck_assert_int_eq(tpc_completed(ca[k], TPC_SQ), 1);
+	}
+	for (j = 0; j < p->b.nwrs; j++) {
+		struct tpc_wr *w = &p->b.wrs[j];
+
+		if (!w->recv)
+			continue;
+		k = (int)tagged_seed(w, 64);
+		ck_assert_int_lt(k, n);
+		ck_assert_msg(w->conn == cb[k],
+			      "the message of connection %d names another", k);
+		got++;
+	}
+	ck_assert_int_eq(got, n);
+	tpc_close(p);
+}
+END_TEST
+
+/*
  * Destroying a connection flushes none of the shared receives: they
  * serve the next connection.
  */
@@ -1171,6 +1216,7 @@ Suite *test_suite(void)
 	tc = tcase(s, "shared", false);
 	tcase_add_test(tc, recv_before_connect);
 	tcase_add_test(tc, two_conns_one_pool);
+	tcase_add_test(tc, many_conns);
 	tcase_add_test(tc, destroyed_conn_leaves_recvs);
 	tcase_add_test(tc, arrival_after_destroy);
 	tc = tcase(s, "rma", false);

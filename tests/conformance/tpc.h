@@ -58,7 +58,7 @@ const struct tpc_backend *tpc_backend(void);
 
 #define TPC_TIMEOUT_MS 5000
 #define TPC_MAX_WR 2048		/* work requests per side and test */
-#define TPC_MAX_CONNS 8		/* connections per side and test */
+#define TPC_MAX_CONNS 80	/* connections per side and test */
 #define TPC_MAX_MEMS 16		/* registrations per side and test */
 #define TPC_PRIV_MAX 256
 #define TPC_RX_SLOT 4096	/* bytes of a receive tpc_post_recv() posts */
