@@ -157,7 +157,9 @@ static int copy_priv(struct verbs_conn *c, const void *priv, size_t len)
 {
 	if (len > VERBS_PRIV_MAX)
 		return -EMSGSIZE;
-	memcpy(c->priv, priv, len);
+	/* No private data may come as NULL: memcpy() must not see it. */
+	if (len)
+		memcpy(c->priv, priv, len);
 	c->priv_len = (uint8_t)len;
 	return 0;
 }
