@@ -99,10 +99,10 @@ static struct tpc_conn *conn_of(struct tpc_side *s, struct rmx__tp_conn *conn,
 	return NULL;
 }
 
-static struct tpc_wr *new_wr(struct tpc_conn *c, bool recv, const void *buf,
-			     uint32_t len)
+/* A record for a work request of c, or for a shared receive of s (c NULL). */
+static struct tpc_wr *new_wr(struct tpc_side *s, struct tpc_conn *c,
+			     bool recv, const void *buf, uint32_t len)
 {
-	struct tpc_side *s = c->side;
 	struct tpc_wr *w;
 
 	if (s->nwrs == TPC_MAX_WR)
@@ -120,26 +120,32 @@ static struct tpc_wr *new_wr(struct tpc_conn *c, bool recv, const void *buf,
 
 enum post_kind { POST_RECV, POST_SEND, POST_RMA, POST_PROBE };
 
-static int post(struct tpc_conn *c, enum post_kind kind, const void *buf,
-		uint32_t len, struct rmx__tp_mr *mr,
+/* Posts on c, or a shared receive on s (c NULL). */
+static int post(struct tpc_side *s, struct tpc_conn *c, enum post_kind kind,
+		const void *buf, uint32_t len, struct rmx__tp_mr *mr,
 		const struct rmx__tp_rma *rma, struct tpc_wr **out)
 {
-	struct tpc_side *s = c->side;
 	const struct rmx__tp_ops *ops = s->tp->ops;
 	struct tpc_wr *w;
 	int ret;
 
+	if (kind == POST_RECV && tpc_recvs_posted(s) >= (int)s->tp->max_recv) {
+		violate(s, "the test would post more than max_recv (%u) shared receives",
+			s->tp->max_recv);
+		*out = NULL;
+		return -ENOSPC;
+	}
 	if (kind == POST_RMA)
-		w = new_wr(c, false, rma->buf, rma->len);
+		w = new_wr(s, c, false, rma->buf, rma->len);
 	else
-		w = new_wr(c, kind == POST_RECV, buf, len);
+		w = new_wr(s, c, kind == POST_RECV, buf, len);
 	*out = w;
 	if (!w)
 		return -ENOSPC;
 	w->probe = kind == POST_PROBE;
 	s->in_post = true;
 	if (kind == POST_RECV)
-		ret = ops->post_recv(c->conn, (void *)buf, len, mr, w->wr_ctx);
+		ret = ops->post_recv(s->tp, (void *)buf, len, mr, w->wr_ctx);
 	else if (kind == POST_SEND)
 		ret = ops->post_send(c->conn, buf, len, mr, w->wr_ctx);
 	else if (kind == POST_PROBE)
@@ -159,6 +165,33 @@ static void *slot(struct tpc_side *s)
 
 /* Upcalls ------------------------------------------------------------ */
 
+/* Whether a connection of s was destroyed (or rejected) by now. */
+static bool any_destroyed(const struct tpc_side *s)
+{
+	int i;
+
+	for (i = 0; i < s->nconns; i++)
+		if (s->conns[i].destroyed)
+			return true;
+	return false;
+}
+
+/*
+ * The connection a receive's completion names (transport.h): a live one
+ * of this side, or NULL once one of them was destroyed.
+ */
+static struct tpc_conn *recv_conn(struct tpc_side *s,
+				  const struct rmx__tp_comp *comp,
+				  unsigned long long i)
+{
+	if (comp->conn)
+		return conn_of(s, comp->conn, "receive completion");
+	if (!any_destroyed(s))
+		violate(s, "receive #%llu names no connection, yet none of this side's was destroyed",
+			i);
+	return NULL;
+}
+
 static void up_completion(void *upctx, const struct rmx__tp_comp *comp)
 {
 	struct tpc_side *s = upctx;
@@ -174,7 +207,6 @@ static void up_completion(void *upctx, const struct rmx__tp_comp *comp)
 		return;
 	}
 	w = &s->wrs[i];
-	c = w->conn;
 	what = w->recv ? "receive" : "send-queue request";
 	if (!w->posted)
 		violate(s, "completion of %s #%llu whose post call failed",
@@ -186,14 +218,6 @@ static void up_completion(void *upctx, const struct rmx__tp_comp *comp)
 	}
 	w->comp = *comp;
 	w->seq = ++s->pair->seq;
-	if (c->destroyed) {
-		violate(s, "%s #%llu completed after its connection was destroyed",
-			what, (unsigned long long)i);
-		return;
-	}
-	if (comp->conn != c->conn)
-		violate(s, "%s #%llu names another connection", what,
-			(unsigned long long)i);
 	if (comp->kind != (w->recv  ? RMX__TP_COMP_RECV :
 			   w->probe ? RMX__TP_COMP_PROBE :
 				      RMX__TP_COMP_SEND))
@@ -202,11 +226,6 @@ static void up_completion(void *upctx, const struct rmx__tp_comp *comp)
 	if (comp->status > 0)
 		violate(s, "%s #%llu completed with status %d: not 0 or a negative errno",
 			what, (unsigned long long)i, comp->status);
-	if (!comp->status && c->fail_seq)
-		violate(s, "%s #%llu succeeded after its connection failed",
-			what, (unsigned long long)i);
-	if (comp->status && !c->fail_seq)
-		c->fail_seq = w->seq;
 	/* A write's notice reports the write's length: no bound here. */
 	if (!comp->status && w->recv && !comp->has_imm && comp->len > w->len)
 		violate(s, "receive #%llu reports %u bytes in a buffer of %u",
@@ -214,6 +233,26 @@ static void up_completion(void *upctx, const struct rmx__tp_comp *comp)
 	if (comp->has_imm && !w->recv)
 		violate(s, "send-queue request #%llu completed with has_imm",
 			(unsigned long long)i);
+	if (w->recv) {
+		c = recv_conn(s, comp, (unsigned long long)i);
+		w->conn = c;
+		if (c && c->fail_seq)
+			violate(s, "receive #%llu names a connection that failed before",
+				(unsigned long long)i);
+	} else {
+		c = w->conn;
+		if (c->destroyed)
+			violate(s, "%s #%llu completed after its connection was destroyed",
+				what, (unsigned long long)i);
+		else if (comp->conn != c->conn)
+			violate(s, "%s #%llu names another connection", what,
+				(unsigned long long)i);
+		else if (!comp->status && c->fail_seq)
+			violate(s, "%s #%llu succeeded after its connection failed",
+				what, (unsigned long long)i);
+	}
+	if (c && !c->destroyed && comp->status && !c->fail_seq)
+		c->fail_seq = w->seq;
 	if (s->hook)
 		s->hook(s->hook_arg, w);
 }
@@ -234,10 +273,10 @@ static int up_conn_ready(void *upctx, struct rmx__tp_conn *conn)
 	c->ready_seq = ++s->pair->seq;
 	if (!c->conn)
 		c->conn = conn;
-	/* The queues take receives now (transport.h). */
+	/* Credits for the peer: shared receives, as a protocol posts them. */
 	for (i = 0; i < c->prepost; i++) {
-		ret = post(c, POST_RECV, slot(s), TPC_RX_SLOT, s->rx->mr, NULL,
-			   &w);
+		ret = post(s, NULL, POST_RECV, slot(s), TPC_RX_SLOT, s->rx->mr,
+			   NULL, &w);
 		if (ret)
 			violate(s, "post_recv at conn_ready: %s", strerror(-ret));
 	}
@@ -429,6 +468,8 @@ static void describe(const struct tpc_side *s, char *buf, size_t cap)
 	size_t n = strlen(buf);
 	int i;
 
+	n += (size_t)snprintf(buf + n, cap - n, "; %s: %d receives posted",
+			      s->name, tpc_recvs_posted(s));
 	for (i = 0; i < s->nconns && n < cap; i++) {
 		const struct tpc_conn *c = &s->conns[i];
 
@@ -437,7 +478,7 @@ static void describe(const struct tpc_side *s, char *buf, size_t cap)
 				      s->name, i, c->nready, c->nestablished,
 				      c->nclosed, c->closed_status,
 				      c->destroyed ? " destroyed" : "",
-				      tpc_outstanding(c, TPC_ALL));
+				      tpc_outstanding(c));
 	}
 }
 
@@ -488,7 +529,6 @@ static void side_open(struct tpc_pair *p, struct tpc_side *s,
 	s->name = name;
 	s->pair = p;
 	s->want = (struct rmx__tp_conn_want){ .sq_depth = 128,
-					      .rq_depth = 128,
 					      .recv_guaranteed = true };
 	s->prepost = TPC_PREPOST;
 	ret = rmx__loop_init(&s->loop);
@@ -496,6 +536,7 @@ static void side_open(struct tpc_pair *p, struct tpc_side *s,
 	ret = p->be->ops->open(&s->loop, &upcalls, s, &s->tp);
 	ck_assert_msg(ret == 0, "%s: open: %s", p->be->name, strerror(-ret));
 	ck_assert_ptr_eq(s->tp->ops, p->be->ops);
+	ck_assert_msg(s->tp->max_recv > 0, "%s: max_recv is 0", p->be->name);
 	s->rx = tpc_reg(s, (size_t)TPC_RX_SLOT * TPC_RX_SLOTS,
 			RMX__TP_LOCAL_WRITE);
 }
@@ -670,40 +711,40 @@ uint64_t tpc_bad_key(struct tpc_pair *p, uint64_t good)
 
 /* Posting ------------------------------------------------------------ */
 
-int tpc_try_recv(struct tpc_conn *c, void *buf, uint32_t len,
+int tpc_try_recv(struct tpc_side *s, void *buf, uint32_t len,
 		 struct rmx__tp_mr *mr, struct tpc_wr **out)
 {
-	return post(c, POST_RECV, buf, len, mr, NULL, out);
+	return post(s, NULL, POST_RECV, buf, len, mr, NULL, out);
 }
 
 int tpc_try_send(struct tpc_conn *c, const void *buf, uint32_t len,
 		 struct rmx__tp_mr *mr, struct tpc_wr **out)
 {
-	return post(c, POST_SEND, buf, len, mr, NULL, out);
+	return post(c->side, c, POST_SEND, buf, len, mr, NULL, out);
 }
 
-static struct tpc_wr *posted(struct tpc_conn *c, const char *call, int ret,
+static struct tpc_wr *posted(struct tpc_side *s, const char *call, int ret,
 			     struct tpc_wr *w)
 {
+	check_violations(s->pair);
 	if (ret)
-		ck_abort_msg("%s: side %s: %s: %s",
-			     c->side->pair->be->name, c->side->name, call,
-			     strerror(-ret));
+		ck_abort_msg("%s: side %s: %s: %s", s->pair->be->name, s->name,
+			     call, strerror(-ret));
 	return w;
 }
 
-struct tpc_wr *tpc_post_recv(struct tpc_conn *c, void *buf, uint32_t len,
+struct tpc_wr *tpc_post_recv(struct tpc_side *s, void *buf, uint32_t len,
 			     struct rmx__tp_mr *mr)
 {
 	struct tpc_wr *w;
-	int ret = tpc_try_recv(c, buf, len, mr, &w);
+	int ret = tpc_try_recv(s, buf, len, mr, &w);
 
-	return posted(c, "post_recv", ret, w);
+	return posted(s, "post_recv", ret, w);
 }
 
-struct tpc_wr *tpc_post_slot(struct tpc_conn *c)
+struct tpc_wr *tpc_post_slot(struct tpc_side *s)
 {
-	return tpc_post_recv(c, slot(c->side), TPC_RX_SLOT, c->side->rx->mr);
+	return tpc_post_recv(s, slot(s), TPC_RX_SLOT, s->rx->mr);
 }
 
 struct tpc_wr *tpc_post_send(struct tpc_conn *c, const void *buf,
@@ -712,23 +753,23 @@ struct tpc_wr *tpc_post_send(struct tpc_conn *c, const void *buf,
 	struct tpc_wr *w;
 	int ret = tpc_try_send(c, buf, len, mr, &w);
 
-	return posted(c, "post_send", ret, w);
+	return posted(c->side, "post_send", ret, w);
 }
 
 struct tpc_wr *tpc_post_rma(struct tpc_conn *c, const struct rmx__tp_rma *rma)
 {
 	struct tpc_wr *w;
-	int ret = post(c, POST_RMA, NULL, 0, NULL, rma, &w);
+	int ret = post(c->side, c, POST_RMA, NULL, 0, NULL, rma, &w);
 
-	return posted(c, "post_rma", ret, w);
+	return posted(c->side, "post_rma", ret, w);
 }
 
 struct tpc_wr *tpc_post_probe(struct tpc_conn *c)
 {
 	struct tpc_wr *w;
-	int ret = post(c, POST_PROBE, NULL, 0, NULL, NULL, &w);
+	int ret = post(c->side, c, POST_PROBE, NULL, 0, NULL, NULL, &w);
 
-	return posted(c, "post_probe", ret, w);
+	return posted(c->side, "post_probe", ret, w);
 }
 
 void tpc_progress_one(struct tpc_pair *p, struct tpc_side *s)
@@ -744,7 +785,7 @@ static bool which_has(enum tpc_which which, const struct tpc_wr *w)
 	return which == TPC_ALL || (which == TPC_RECV) == w->recv;
 }
 
-int tpc_outstanding(const struct tpc_conn *c, enum tpc_which which)
+int tpc_outstanding(const struct tpc_conn *c)
 {
 	const struct tpc_side *s = c->side;
 	int i, n = 0;
@@ -752,10 +793,19 @@ int tpc_outstanding(const struct tpc_conn *c, enum tpc_which which)
 	for (i = 0; i < s->nwrs; i++) {
 		const struct tpc_wr *w = &s->wrs[i];
 
-		if (w->conn == c && w->posted && !w->ncomp &&
-		    which_has(which, w))
+		if (w->conn == c && !w->recv && w->posted && !w->ncomp)
 			n++;
 	}
+	return n;
+}
+
+int tpc_recvs_posted(const struct tpc_side *s)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->nwrs; i++)
+		if (s->wrs[i].recv && s->wrs[i].posted && !s->wrs[i].ncomp)
+			n++;
 	return n;
 }
 
@@ -783,18 +833,15 @@ void tpc_check_flushed(const struct tpc_conn *c)
 	for (i = 0; i < s->nwrs; i++) {
 		const struct tpc_wr *w = &s->wrs[i];
 
-		if (w->conn != c || !w->posted)
+		if (w->recv && w->ncomp && w->comp.status == -ECANCELED)
+			ck_abort_msg("side %s: shared receive #%d was flushed (-ECANCELED): a connection's failure flushes no shared receive",
+				     s->name, i);
+		if (w->recv || w->conn != c || !w->posted)
 			continue;
 		if (w->ncomp != 1)
 			ck_abort_msg("side %s: work request #%d completed %d times",
 				     s->name, i, w->ncomp);
-		if (w->seq < c->fail_seq)
-			continue;
-		if (w->recv && w->comp.status != -ECANCELED)
-			ck_abort_msg("side %s: receive #%d, outstanding when the connection failed, completed with %d (%s), not -ECANCELED",
-				     s->name, i, w->comp.status,
-				     strerror(-w->comp.status));
-		if (w->comp.status >= 0)
+		if (w->seq >= c->fail_seq && w->comp.status >= 0)
 			ck_abort_msg("side %s: request #%d completed with %d after the connection failed",
 				     s->name, i, w->comp.status);
 	}

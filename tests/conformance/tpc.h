@@ -15,16 +15,21 @@
  * - every upcall comes from inside that backend's progress(), never from
  *   inside a post call or from another backend instance's progress();
  * - a completion names a work request that was posted and completes it
- *   once, naming its connection and kind, and never after conn_destroy();
+ *   once, naming its kind; a send-queue request's names its connection,
+ *   never after conn_destroy(); a shared receive's names a live
+ *   connection of this side, or NULL only once one was destroyed;
  *   nothing on a connection succeeds after one of its work requests
- *   failed or it was closed;
+ *   failed or it was closed, and no receive names it after that;
  * - conn_ready comes first on a connection, then conn_established at most
  *   once, conn_closed at most once and with a negative status; no
  *   connection upcall after conn_destroy() or after a rejection.
- * Each connection posts TPC_PREPOST receives at conn_ready, as the
- * contract allows. Waits progress both sides with the arm()/sleep discipline of a real
- * event loop (the loops' fds must wake the sleeper) and fail after
- * TPC_TIMEOUT_MS naming what they waited for.
+ * Receives are the side's (transport.h: shared by its connections); a
+ * receive's record learns its connection from its completion. Each
+ * connection has its side post TPC_PREPOST receives at conn_ready, as a
+ * protocol granting the peer credits would. Waits progress both sides
+ * with the arm()/sleep discipline of a real event loop (the loops' fds
+ * must wake the sleeper) and fail after TPC_TIMEOUT_MS naming what they
+ * waited for.
  */
 #ifndef RMX_TESTS_TPC_H
 #define RMX_TESTS_TPC_H
@@ -53,7 +58,7 @@ const struct tpc_backend *tpc_backend(void);
 
 #define TPC_TIMEOUT_MS 5000
 #define TPC_MAX_WR 2048		/* work requests per side and test */
-#define TPC_MAX_CONNS 8		/* connections per side and test */
+#define TPC_MAX_CONNS 80	/* connections per side and test */
 #define TPC_MAX_MEMS 16		/* registrations per side and test */
 #define TPC_PRIV_MAX 256
 #define TPC_RX_SLOT 4096	/* bytes of a receive tpc_post_recv() posts */
@@ -75,11 +80,12 @@ struct tpc_conn {
 	uint8_t priv[TPC_PRIV_MAX];
 	size_t priv_len;
 	int peer_family;	/* conn_request's peer address */
-	int prepost;		/* receives to post at conn_ready */
+	int prepost;		/* receives its side posts at conn_ready */
 };
 
 struct tpc_wr {
 	uint64_t wr_ctx;
+	/* Receives: the one their completion named; NULL until then. */
 	struct tpc_conn *conn;
 	bool recv;
 	bool probe;		/* post_probe() */
@@ -201,10 +207,10 @@ struct tpc_mem *tpc_reg(struct tpc_side *s, size_t len, unsigned int access);
 uint64_t tpc_bad_key(struct tpc_pair *p, uint64_t good);
 
 /* Posts; fails the test unless the post call returns 0. */
-struct tpc_wr *tpc_post_recv(struct tpc_conn *c, void *buf, uint32_t len,
+struct tpc_wr *tpc_post_recv(struct tpc_side *s, void *buf, uint32_t len,
 			     struct rmx__tp_mr *mr);
-/* A receive of TPC_RX_SLOT bytes in the side's receive buffers. */
-struct tpc_wr *tpc_post_slot(struct tpc_conn *c);
+/* A shared receive of TPC_RX_SLOT bytes in the side's receive buffers. */
+struct tpc_wr *tpc_post_slot(struct tpc_side *s);
 struct tpc_wr *tpc_post_send(struct tpc_conn *c, const void *buf,
 			     uint32_t len, struct rmx__tp_mr *mr);
 struct tpc_wr *tpc_post_rma(struct tpc_conn *c, const struct rmx__tp_rma *rma);
@@ -214,25 +220,27 @@ struct tpc_wr *tpc_post_probe(struct tpc_conn *c);
  * The same, returning the post call's result; *out is the record, whose
  * `posted` says whether a completion is owed.
  */
-int tpc_try_recv(struct tpc_conn *c, void *buf, uint32_t len,
+int tpc_try_recv(struct tpc_side *s, void *buf, uint32_t len,
 		 struct rmx__tp_mr *mr, struct tpc_wr **out);
 int tpc_try_send(struct tpc_conn *c, const void *buf, uint32_t len,
 		 struct rmx__tp_mr *mr, struct tpc_wr **out);
 
 enum tpc_which {
 	TPC_ALL,
-	TPC_RECV,	/* receives */
-	TPC_SQ,		/* sends and one-sided operations */
+	TPC_RECV,	/* receives that named c */
+	TPC_SQ,		/* sends, one-sided operations and probes */
 };
 
-/* Work requests of c posted and not yet completed. */
-int tpc_outstanding(const struct tpc_conn *c, enum tpc_which which);
-/* Work requests of c completed so far. */
+/* Send-queue requests posted on c and not yet completed. */
+int tpc_outstanding(const struct tpc_conn *c);
+/* Shared receives s posted and not yet completed. */
+int tpc_recvs_posted(const struct tpc_side *s);
+/* Work requests of c completed so far (receives: those naming c). */
 int tpc_completed(const struct tpc_conn *c, enum tpc_which which);
 /*
- * After c failed: checks that every work request c posted completed
- * once, every receive completing from the failure on flushed
- * (-ECANCELED), every other request with an error.
+ * After c failed: checks that every send-queue request c posted
+ * completed once, those completing from the failure on with an error,
+ * and that the failure flushed none of the side's shared receives.
  */
 void tpc_check_flushed(const struct tpc_conn *c);
 

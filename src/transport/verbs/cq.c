@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Verbs backend, completions: the context's one CQ, and whose each
- * completion is. A work request's wr_id is the backend's: its kind (a
- * receive, a probe or another send-queue request), and the connection's
- * slot and generation. The layer above's
- * wr_ctx waits in the connection's FIFO of that queue, since an RC queue
- * completes in the order it was posted, flushed requests included. So a
- * completion names its connection and kind even when it failed (a failed
- * work completion's opcode is undefined), and one still queued for a
- * destroyed connection is dropped: its slot's generation moved on. One
- * CQ keeps a connection's send and receive completions in the order the
- * device made them (the cause of a failure before the flushes it causes).
+ * completion is. One CQ keeps a connection's send and receive
+ * completions in the order the device made them (the cause of a failure
+ * before the flushes it causes).
+ *
+ * Send-queue requests: the wr_id holds the kind (probe or not) and the
+ * connection's slot and generation; the layer above's wr_ctx waits in
+ * the connection's FIFO, since an RC queue completes in the order it
+ * was posted, flushed requests included. So a completion names its
+ * connection and kind even when it failed (a failed work completion's
+ * opcode is undefined), and one still queued for a destroyed connection
+ * is dropped: its slot's generation moved on.
+ *
+ * Shared receives: any QP may consume any of them, so the wr_id is the
+ * wr_ctx itself (VERBS_WR_RECV marks it) and the connection is the one
+ * whose QP number the completion carries, looked up in a hash of live
+ * QPs; none when its connection is gone (transport.h: conn NULL).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,19 +26,18 @@
 #include "core/log.h"
 #include "transport/verbs/verbs.h"
 
-#define WR_RECV (1ull << 63)
-#define WR_PROBE (1ull << 62)
 #define GEN_MASK 0x3fffffffu
+/* Not a QP number (they have 24 bits): a receive of a destroyed QP. */
+#define QPN_NONE UINT32_MAX
+#define QPN_BITS_MIN 6
 
 static uint64_t wr_id_of(const struct verbs_conn *c,
 			 enum rmx__tp_comp_kind kind)
 {
 	uint64_t id = (uint64_t)(c->gen & GEN_MASK) << 32 | c->slot;
 
-	if (kind == RMX__TP_COMP_RECV)
-		id |= WR_RECV;
-	else if (kind == RMX__TP_COMP_PROBE)
-		id |= WR_PROBE;
+	if (kind == RMX__TP_COMP_PROBE)
+		id |= VERBS_WR_PROBE;
 	return id;
 }
 
@@ -47,7 +52,12 @@ static int slots_grow(struct verbs_tp *tp)
 		return -ENOMEM;
 	for (i = tp->nslots; i < cap; i++)
 		s[i] = (struct verbs_slot){ .next_free = i + 1 };
-	s[cap - 1].next_free = tp->free_slot;
+	/*
+	 * Grown only when no slot is free: the new ones are the whole free
+	 * list, which ends past any index (not at the old end marker, which
+	 * is a valid index now).
+	 */
+	s[cap - 1].next_free = UINT32_MAX;
 	tp->free_slot = tp->nslots;
 	tp->slots = s;
 	tp->nslots = cap;
@@ -62,8 +72,78 @@ static int fifo_init(struct verbs_fifo *f, uint32_t cap)
 	return f->ctx ? 0 : -ENOMEM;
 }
 
+/* QPs by number ------------------------------------------------------- */
+
+/*
+ * Chained, at most one QP per chain on average: a receive completion
+ * finds its connection in O(1) however many there are. Multiplied,
+ * since devices hand out numbers in patterns (mlx5 in blocks).
+ */
+static uint32_t qpn_hash(const struct verbs_tp *tp, uint32_t qpn)
+{
+	return (qpn * 0x9e3779b1u) >> (32 - tp->qpn_bits);
+}
+
+static int qpn_resize(struct verbs_tp *tp, unsigned int bits)
+{
+	struct verbs_conn **old = tp->qpn_tab, *c, *next;
+	uint32_t i, n = old ? 1u << tp->qpn_bits : 0;
+
+	tp->qpn_tab = calloc(1u << bits, sizeof(*tp->qpn_tab));
+	if (!tp->qpn_tab) {
+		tp->qpn_tab = old;
+		return -ENOMEM;
+	}
+	tp->qpn_bits = bits;
+	for (i = 0; i < n; i++) {
+		for (c = old[i]; c; c = next) {
+			next = c->qpn_next;
+			c->qpn_next = tp->qpn_tab[qpn_hash(tp, c->qpn)];
+			tp->qpn_tab[qpn_hash(tp, c->qpn)] = c;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+static void qpn_add(struct verbs_tp *tp, struct verbs_conn *c)
+{
+	uint32_t h;
+
+	/* Failing to grow only makes chains longer. */
+	if (tp->nqpn >= 1u << tp->qpn_bits && tp->qpn_bits < 24 &&
+	    qpn_resize(tp, tp->qpn_bits + 1))
+		rmx__dbg("QP table stays at %u chains", 1u << tp->qpn_bits);
+	h = qpn_hash(tp, c->qpn);
+	c->qpn_next = tp->qpn_tab[h];
+	tp->qpn_tab[h] = c;
+	tp->nqpn++;
+}
+
+static void qpn_del(struct verbs_tp *tp, struct verbs_conn *c)
+{
+	struct verbs_conn **pp = &tp->qpn_tab[qpn_hash(tp, c->qpn)];
+
+	for (; *pp; pp = &(*pp)->qpn_next) {
+		if (*pp == c) {
+			*pp = c->qpn_next;
+			tp->nqpn--;
+			return;
+		}
+	}
+}
+
+static struct verbs_conn *qpn_find(const struct verbs_tp *tp, uint32_t qpn)
+{
+	struct verbs_conn *c = tp->qpn_tab[qpn_hash(tp, qpn)];
+
+	while (c && c->qpn != qpn)
+		c = c->qpn_next;
+	return c;
+}
+
 int rmx__verbs_conn_track(struct verbs_tp *tp, struct verbs_conn *c,
-			  uint32_t sq, uint32_t rq)
+			  uint32_t sq)
 {
 	struct verbs_slot *s;
 	int ret;
@@ -74,18 +154,15 @@ int rmx__verbs_conn_track(struct verbs_tp *tp, struct verbs_conn *c,
 			return ret;
 	}
 	ret = fifo_init(&c->sq, sq);
-	if (!ret)
-		ret = fifo_init(&c->rq, rq);
-	if (ret) {
-		free(c->sq.ctx);
-		free(c->rq.ctx);
+	if (ret)
 		return ret;
-	}
 	c->slot = tp->free_slot;
 	s = &tp->slots[c->slot];
 	tp->free_slot = s->next_free;
 	s->conn = c;
 	c->gen = s->gen;
+	c->qpn = c->id->qp->qp_num;
+	qpn_add(tp, c);
 	return 0;
 }
 
@@ -97,15 +174,15 @@ void rmx__verbs_conn_untrack(struct verbs_tp *tp, struct verbs_conn *c)
 	s->gen = (s->gen + 1) & GEN_MASK;	/* its queued completions: stale */
 	s->next_free = tp->free_slot;
 	tp->free_slot = c->slot;
+	qpn_del(tp, c);
 	free(c->sq.ctx);
-	free(c->rq.ctx);
-	c->sq.ctx = c->rq.ctx = NULL;
+	c->sq.ctx = NULL;
 }
 
 int rmx__verbs_wr_push(struct verbs_conn *c, enum rmx__tp_comp_kind kind,
 		       uint64_t wr_ctx, uint64_t *wr_id)
 {
-	struct verbs_fifo *f = kind == RMX__TP_COMP_RECV ? &c->rq : &c->sq;
+	struct verbs_fifo *f = &c->sq;
 	uint32_t tail;
 
 	if (f->n == f->cap)
@@ -119,91 +196,194 @@ int rmx__verbs_wr_push(struct verbs_conn *c, enum rmx__tp_comp_kind kind,
 	return 0;
 }
 
-void rmx__verbs_wr_unpush(struct verbs_conn *c, enum rmx__tp_comp_kind kind)
+void rmx__verbs_wr_unpush(struct verbs_conn *c)
 {
-	(kind == RMX__TP_COMP_RECV ? &c->rq : &c->sq)->n--;
+	c->sq.n--;
 }
 
 /* Delivery -------------------------------------------------------------- */
 
-static void deliver(struct verbs_tp *tp, const struct ibv_wc *wc)
+/* The connection a send-queue completion is for; NULL: destroyed. */
+static struct verbs_conn *sq_owner(struct verbs_tp *tp, const struct ibv_wc *wc,
+				   uint64_t *wr_ctx)
 {
 	uint32_t slot = (uint32_t)wc->wr_id;
 	uint32_t gen = (uint32_t)(wc->wr_id >> 32) & GEN_MASK;
-	bool recv = wc->wr_id & WR_RECV;
-	struct rmx__tp_comp comp = {
-		.kind = recv		     ? RMX__TP_COMP_RECV :
-			wc->wr_id & WR_PROBE ? RMX__TP_COMP_PROBE :
-					       RMX__TP_COMP_SEND,
-		.status = rmx__verbs_errno_from_wc(wc->status),
-		.len = wc->byte_len,
-	};
 	struct verbs_conn *c;
 	struct verbs_fifo *f;
 
 	if (slot >= tp->nslots || !tp->slots[slot].conn ||
 	    tp->slots[slot].gen != gen)
-		return;		/* its connection was destroyed */
+		return NULL;
 	c = tp->slots[slot].conn;
-	f = recv ? &c->rq : &c->sq;
+	f = &c->sq;
 	if (!f->n) {
 		rmx__err("QP %u: a completion for a work request never posted",
 			 wc->qp_num);
-		return;
+		return NULL;
 	}
-	comp.conn = &c->base;
-	comp.wr_ctx = f->ctx[f->head];
+	*wr_ctx = f->ctx[f->head];
 	if (++f->head == f->cap)
 		f->head = 0;
 	f->n--;
+	return c;
+}
+
+static void deliver(struct verbs_tp *tp, const struct ibv_wc *wc)
+{
+	struct rmx__tp_comp comp = {
+		.status = rmx__verbs_errno_from_wc(wc->status),
+		.len = wc->byte_len,
+	};
+	struct verbs_conn *c;
+
+	if (wc->wr_id & VERBS_WR_RECV) {
+		comp.kind = RMX__TP_COMP_RECV;
+		comp.wr_ctx = wc->wr_id & ~VERBS_WR_RECV;
+		c = qpn_find(tp, wc->qp_num);
+		/* opcode and flags are defined only for successes. */
+		if (!comp.status && wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
+			comp.has_imm = true;
+			comp.imm = ntohl(wc->imm_data);
+		}
+	} else {
+		comp.kind = wc->wr_id & VERBS_WR_PROBE ? RMX__TP_COMP_PROBE :
+							 RMX__TP_COMP_SEND;
+		/* None: its connection was destroyed. */
+		c = sq_owner(tp, wc, &comp.wr_ctx);
+		if (!c)
+			return;
+	}
+	comp.conn = c ? &c->base : NULL;
 	if (comp.status && wc->status != IBV_WC_WR_FLUSH_ERR)
 		rmx__warn("work request failed on QP %u: %s", wc->qp_num,
 			  ibv_wc_status_str(wc->status));
-	/* opcode and flags are defined only for successful completions. */
-	if (!comp.status && wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
-		comp.has_imm = true;
-		comp.imm = ntohl(wc->imm_data);
-	}
 	tp->up->completion(tp->upctx, &comp);
+}
+
+/* Completions polled and not yet delivered ------------------------------- */
+
+/* Room for n more at the end of tp->pend. */
+static int pend_room(struct verbs_tp *tp, uint32_t n)
+{
+	struct ibv_wc *p;
+	uint32_t cap;
+
+	if (tp->pend_n + n <= tp->pend_cap)
+		return 0;
+	if (tp->pend_head) {
+		tp->pend_n -= tp->pend_head;
+		memmove(tp->pend, tp->pend + tp->pend_head,
+			tp->pend_n * sizeof(*tp->pend));
+		tp->pend_head = 0;
+		if (tp->pend_n + n <= tp->pend_cap)
+			return 0;
+	}
+	cap = 2 * tp->pend_cap;
+	if (cap < tp->pend_n + n)
+		cap = tp->pend_n + n;
+	p = realloc(tp->pend, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	tp->pend = p;
+	tp->pend_cap = cap;
+	return 0;
+}
+
+/* Appends up to one batch from the CQ to tp->pend: how many, or -errno. */
+static int pend_poll(struct verbs_tp *tp)
+{
+	int n, ret = pend_room(tp, VERBS_POLL_BATCH);
+
+	if (ret)
+		return ret;
+	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, tp->pend + tp->pend_n);
+	if (n < 0) {
+		rmx__err("ibv_poll_cq failed: %d", n);
+		return -EIO;
+	}
+	tp->pend_n += (uint32_t)n;
+	return n;
+}
+
+/*
+ * Delivers tp->pend, also what a conn_destroy() from an upcall appends
+ * meanwhile (it is newer than the rest): each entry is copied out first,
+ * since appending may move the array.
+ */
+static int pend_deliver(struct verbs_tp *tp)
+{
+	struct ibv_wc wc;
+	int n = 0;
+
+	while (tp->pend_head < tp->pend_n) {
+		wc = tp->pend[tp->pend_head++];
+		deliver(tp, &wc);
+		n++;
+	}
+	tp->pend_head = tp->pend_n = 0;
+	return n;
 }
 
 int rmx__verbs_cq_poll(struct verbs_tp *tp, int batches)
 {
-	struct ibv_wc wc[VERBS_POLL_BATCH];
-	int i, n, total;
+	int n, total;
 
-	/* Stashed ones first: they were polled earlier. */
-	for (i = 0; i < tp->nstash; i++)
-		deliver(tp, &tp->stash[i]);
-	total = tp->nstash;
-	tp->nstash = 0;
+	/* Every completion passes through tp->pend, so order is kept. */
+	total = pend_deliver(tp);
 	do {
-		n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, wc);
-		if (n < 0) {
-			rmx__err("ibv_poll_cq failed: %d", n);
-			return -EIO;
-		}
-		for (i = 0; i < n; i++)
-			deliver(tp, &wc[i]);
-		total += n;
+		n = pend_poll(tp);
+		if (n < 0)
+			return n;
+		total += pend_deliver(tp);
 	} while (n == VERBS_POLL_BATCH && --batches > 0);
 	return total;
+}
+
+/*
+ * Two hazards of a QP destroyed while its receive completions are in the
+ * CQ: mlx5 removes them from the CQ at destroy (__mlx5_cq_clean), and
+ * the shared receives they consumed would never complete; and a QP
+ * created later may get the same number, and those completions would
+ * name its connection. Both are avoided for what the CQ holds now, once
+ * the QP is in error (it takes nothing more): it is polled here, and
+ * pending receives of the QP name nobody. A receive the device was still
+ * finishing is not covered: the verbs way is to wait for
+ * IBV_EVENT_QP_LAST_WQE_REACHED before destroying. rmx does not, since
+ * a reused number is unlikely that soon (rxe and mlx5 hand out QP
+ * numbers cyclically), and a late completion simply names nobody.
+ */
+void rmx__verbs_cq_orphan(struct verbs_tp *tp, uint32_t qpn)
+{
+	int polled = 0, n;
+	uint32_t i;
+
+	/* Bounded: other connections may keep the CQ filling. */
+	do {
+		n = pend_poll(tp);
+		polled += n;
+	} while (n == VERBS_POLL_BATCH && polled < tp->cq_cap);
+	if (n < 0)
+		rmx__dbg("QP %u: completions left in the CQ: %s", qpn,
+			 strerror(-n));
+	for (i = tp->pend_head; i < tp->pend_n; i++)
+		if (tp->pend[i].qp_num == qpn)
+			tp->pend[i].qp_num = QPN_NONE;
 }
 
 int rmx__verbs_cq_arm(struct verbs_tp *tp)
 {
 	int n;
 
-	if (tp->nstash)
+	if (tp->pend_head < tp->pend_n)
 		return -EAGAIN;
 	if (ibv_req_notify_cq(tp->cq, 0))
 		return -errno;
 	tp->armed = true;	/* progress() reads the channel's events */
 	/* Completions that raced the request raise no event: catch them. */
-	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, tp->stash);
+	n = pend_poll(tp);
 	if (n < 0)
-		return -EIO;
-	tp->nstash = n;
+		return n;
 	return n ? -EAGAIN : 0;
 }
 
@@ -225,6 +405,12 @@ void rmx__verbs_cq_drain_channel(struct verbs_tp *tp)
 
 int rmx__verbs_cq_open(struct verbs_tp *tp, int entries)
 {
+	int ret = qpn_resize(tp, QPN_BITS_MIN);
+
+	if (!ret)
+		ret = pend_room(tp, 2 * VERBS_POLL_BATCH);
+	if (ret)
+		return ret;
 	if (entries > tp->dev_attr.max_cqe)
 		entries = tp->dev_attr.max_cqe;
 	tp->cq_cap = entries;
@@ -240,12 +426,16 @@ void rmx__verbs_cq_close(struct verbs_tp *tp)
 		ibv_destroy_cq(tp->cq);
 	}
 	free(tp->slots);
+	free(tp->qpn_tab);
+	free(tp->pend);
 }
 
-int rmx__verbs_cq_reserve(struct verbs_tp *tp, int sq, int rq)
+int rmx__verbs_cq_reserve(struct verbs_tp *tp, int need)
 {
-	int need = sq + rq;
-	/* Room for flushes of QPs destroyed with completions still queued. */
+	/*
+	 * Room for flushes of QPs destroyed with completions still queued,
+	 * and for receives whose QP was destroyed before they were polled.
+	 */
 	int want = 2 * (tp->cq_need + need);
 
 	if (want > tp->cq_cap) {
@@ -263,7 +453,7 @@ int rmx__verbs_cq_reserve(struct verbs_tp *tp, int sq, int rq)
 	return 0;
 }
 
-void rmx__verbs_cq_release(struct verbs_tp *tp, int sq, int rq)
+void rmx__verbs_cq_release(struct verbs_tp *tp, int n)
 {
-	tp->cq_need -= sq + rq;
+	tp->cq_need -= n;
 }

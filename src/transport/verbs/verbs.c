@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Verbs backend, device half: device choice, PD, the shared CQ, MRs. */
+/* Verbs backend, device half: device choice, PD, the SRQ and CQ, MRs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -96,13 +96,15 @@ static void fork_setup(void)
 }
 
 /*
- * ODP counts only when every RC operation rmx uses may fault, and only
- * when it places data correctly (odp_selftest.c).
+ * ODP counts only when every RC operation rmx uses may fault (receives
+ * are on the SRQ), and only when it places data correctly
+ * (odp_selftest.c).
  */
 static unsigned int odp_caps(struct verbs_tp *tp)
 {
 	const uint32_t need = IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV |
-			      IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ;
+			      IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ |
+			      IBV_ODP_SUPPORT_SRQ_RECV;
 	struct ibv_device_attr_ex ax;
 	unsigned int caps = 0;
 
@@ -131,6 +133,10 @@ static void verbs_close(struct rmx__tp *base)
 		rmx__loop_del(tp->loop, tp->cm->fd);
 	if (tp->chan)
 		ibv_destroy_comp_channel(tp->chan);
+	/* The layer above destroyed every connection: no QP uses it. */
+	if (tp->srq && ibv_destroy_srq(tp->srq))
+		rmx__err("ibv_destroy_srq: %s (a connection outlived close())",
+			 strerror(errno));
 	if (tp->pd)
 		ibv_dealloc_pd(tp->pd);
 	if (tp->cm)
@@ -140,15 +146,41 @@ static void verbs_close(struct rmx__tp *base)
 	free(tp);
 }
 
+/* The receives of every QP (transport.h): max_recv is what it got. */
+static int create_srq(struct verbs_tp *tp)
+{
+	struct ibv_srq_init_attr sa = { .attr = { .max_sge = 1 } };
+	int max = tp->dev_attr.max_srq_wr;
+
+	sa.attr.max_wr = max < VERBS_SRQ_MAX_WR ? (uint32_t)max :
+						  VERBS_SRQ_MAX_WR;
+	tp->srq = ibv_create_srq(tp->pd, &sa);
+	if (!tp->srq)
+		return -errno;
+	tp->base.max_recv = sa.attr.max_wr;
+	return 0;
+}
+
 static int setup_queues(struct verbs_tp *tp)
 {
-	int ret;
+	int ret, cqe;
 
 	tp->pd = ibv_alloc_pd(tp->verbs);
-	tp->chan = tp->pd ? ibv_create_comp_channel(tp->verbs) : NULL;
+	if (!tp->pd)
+		return -errno;
+	ret = create_srq(tp);
+	if (ret)
+		return ret;
+	tp->chan = ibv_create_comp_channel(tp->verbs);
 	if (!tp->chan)
 		return -errno;
-	ret = rmx__verbs_cq_open(tp, (int)tp->cfg.cq_size);
+	/* Big enough at once for the SRQ's share (rmx__verbs_cq_reserve). */
+	cqe = 2 * (int)tp->base.max_recv;
+	if (cqe < (int)tp->cfg.cq_size)
+		cqe = (int)tp->cfg.cq_size;
+	ret = rmx__verbs_cq_open(tp, cqe);
+	if (!ret)
+		ret = rmx__verbs_cq_reserve(tp, (int)tp->base.max_recv);
 	if (ret)
 		return ret;
 	tp->cm = rdma_create_event_channel();
@@ -221,10 +253,14 @@ static int verbs_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 	}
 	fork_setup();
 	ret = pick_device(tp);
-	if (!ret) {
+	if (!ret && !tp->dev_attr.max_srq) {
+		rmx__err("%s has no shared receive queue, which rmx needs: choose another device with RMX_DEVICE",
+			 ibv_get_device_name(tp->verbs->device));
+		ret = -EOPNOTSUPP;
+	} else if (!ret) {
 		ret = setup_queues(tp);
 		if (ret)
-			rmx__err("%s: cannot create PD/CQ/channels: %s",
+			rmx__err("%s: cannot create PD/SRQ/CQ/channels: %s",
 				 ibv_get_device_name(tp->verbs->device),
 				 strerror(-ret));
 	}
@@ -235,9 +271,9 @@ static int verbs_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 	tp->base.caps = VERBS_RC_CAPS | odp_caps(tp);
 	if (tp->dev_attr.atomic_cap != IBV_ATOMIC_NONE)
 		tp->base.caps |= RMX__TP_CAP_ATOMIC;
-	rmx__info("opened %s port %u (max_msg %u, odp %s)",
+	rmx__info("opened %s port %u (max_msg %u, %u shared receives, odp %s)",
 		  ibv_get_device_name(tp->verbs->device), tp->port,
-		  tp->max_msg,
+		  tp->max_msg, tp->base.max_recv,
 		  tp->base.caps & RMX__TP_CAP_ODP_IMPLICIT ? "implicit" :
 		  tp->base.caps & RMX__TP_CAP_ODP	   ? "explicit" :
 							     "none");

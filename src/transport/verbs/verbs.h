@@ -23,11 +23,23 @@
 #define VERBS_REJ_MAGIC 0x524d5852u	/* "RMXR" */
 #define VERBS_REJ_SIZE 8
 
+/*
+ * Marks in a work request's wr_id (cq.c): a shared receive's is the layer
+ * above's wr_ctx under VERBS_WR_RECV, a send queue's names its connection,
+ * a probe's with VERBS_WR_PROBE. A receive's wr_ctx may not use them.
+ */
+#define VERBS_WR_RECV (1ull << 63)
+#define VERBS_WR_PROBE (1ull << 62)
+#define VERBS_WR_MARKS (VERBS_WR_RECV | VERBS_WR_PROBE)
+
+/* Shared receives per backend: enough for many peers' credits. */
+#define VERBS_SRQ_MAX_WR 4096
+
 struct verbs_conn;
 
 /*
- * The wr_ctx of each work request a queue holds, oldest first: an RC
- * queue completes in the order it was posted, flushes included, so a
+ * The wr_ctx of each work request a send queue holds, oldest first: an
+ * RC queue completes in the order it was posted, flushes included, so a
  * completion takes the oldest (cq.c).
  */
 struct verbs_fifo {
@@ -67,13 +79,18 @@ struct verbs_tp {
 	uint32_t max_msg;
 
 	struct ibv_pd *pd;
+	struct ibv_srq *srq;	/* every QP's receives (transport.h) */
 	struct ibv_comp_channel *chan;
 	struct ibv_cq *cq;
 	int cq_cap;		/* entries the CQ holds */
-	int cq_need;		/* sum of queue depths of live QPs */
+	int cq_need;		/* depths of the SRQ and live send queues */
 	unsigned int cq_events;	/* got but not yet acknowledged */
 	struct verbs_slot *slots;
 	uint32_t nslots, free_slot;
+	/* Live QPs by number, for receive completions (cq.c). */
+	struct verbs_conn **qpn_tab;
+	unsigned int qpn_bits;	/* the table has 1 << qpn_bits chains */
+	uint32_t nqpn;
 
 	struct rdma_event_channel *cm;
 	bool chan_in_loop, cm_in_loop;
@@ -82,9 +99,12 @@ struct verbs_tp {
 	bool cm_due;		/* arm() saw connection events waiting */
 	int64_t cm_next_ms;	/* otherwise, look once a millisecond */
 
-	/* Completions polled by arm() and not yet delivered. */
-	struct ibv_wc stash[VERBS_POLL_BATCH];
-	int nstash;
+	/*
+	 * Completions polled and not yet delivered, oldest first: by
+	 * progress(), by arm() and by conn_destroy() (cq.c).
+	 */
+	struct ibv_wc *pend;
+	uint32_t pend_head, pend_n, pend_cap;
 	/* A connection whose last arrivals are being delivered: NULL once destroyed. */
 	struct verbs_conn *draining;
 };
@@ -108,9 +128,11 @@ struct verbs_conn {
 	uint32_t timeout_ms;
 	struct sockaddr_storage src;	/* asked to connect from; or family 0 */
 	bool has_qp;
-	int cq_sq, cq_rq;	/* CQ entries reserved for it */
+	int cq_sq;		/* CQ entries reserved for it */
 	uint32_t slot, gen;	/* in tp->slots: its work requests' wr_id */
-	struct verbs_fifo sq, rq;
+	struct verbs_fifo sq;
+	uint32_t qpn;		/* its QP's number, in tp->qpn_tab */
+	struct verbs_conn *qpn_next;
 	bool connected;
 };
 
@@ -132,30 +154,35 @@ int rmx__verbs_cm_pending(struct verbs_tp *tp);
 /* cq.c */
 int rmx__verbs_cq_open(struct verbs_tp *tp, int entries);
 void rmx__verbs_cq_close(struct verbs_tp *tp);
-/* Grows the CQ for a QP of sq send and rq receive entries. */
-int rmx__verbs_cq_reserve(struct verbs_tp *tp, int sq, int rq);
-void rmx__verbs_cq_release(struct verbs_tp *tp, int sq, int rq);
-/* Delivers what the stash and up to `batches` polls of the CQ hold. */
+/* Grows the CQ for a queue of n entries: the SRQ, or a QP's send queue. */
+int rmx__verbs_cq_reserve(struct verbs_tp *tp, int n);
+void rmx__verbs_cq_release(struct verbs_tp *tp, int n);
+/* Delivers what is pending and up to `batches` polls of the CQ. */
 int rmx__verbs_cq_poll(struct verbs_tp *tp, int batches);
 /* Requests the next event (sets armed); -EAGAIN when completions are due. */
 int rmx__verbs_cq_arm(struct verbs_tp *tp);
 void rmx__verbs_cq_drain_channel(struct verbs_tp *tp);
 /*
- * The connection's work requests get wr_ids that name it, from now on
- * (queues of sq and rq entries) / never again: completions still queued
- * for it are dropped.
+ * From now on, the send-queue requests of c's QP (sq entries) get wr_ids
+ * that name it and its receive completions name it / never again: its
+ * send completions still queued are dropped, its receives name nobody.
  */
 int rmx__verbs_conn_track(struct verbs_tp *tp, struct verbs_conn *c,
-			  uint32_t sq, uint32_t rq);
+			  uint32_t sq);
 void rmx__verbs_conn_untrack(struct verbs_tp *tp, struct verbs_conn *c);
 /*
- * Remembers wr_ctx for a work request of kind about to be posted (a
- * probe goes on the send queue); its wr_id.
+ * Before a QP (in error already) is destroyed: keeps what the CQ holds,
+ * its receives marked as nobody's, for progress() to deliver.
+ */
+void rmx__verbs_cq_orphan(struct verbs_tp *tp, uint32_t qpn);
+/*
+ * Remembers wr_ctx for a send-queue request of kind (send or probe)
+ * about to be posted; its wr_id.
  */
 int rmx__verbs_wr_push(struct verbs_conn *c, enum rmx__tp_comp_kind kind,
 		       uint64_t wr_ctx, uint64_t *wr_id);
 /* Forgets the one just pushed: its post failed. */
-void rmx__verbs_wr_unpush(struct verbs_conn *c, enum rmx__tp_comp_kind kind);
+void rmx__verbs_wr_unpush(struct verbs_conn *c);
 int rmx__verbs_errno_from_wc(enum ibv_wc_status st);
 
 /* addr.c: an IP of the opened port; -EADDRNOTAVAIL when it has none. */
@@ -182,7 +209,7 @@ int rmx__verbs_conn_addr(const struct rmx__tp_conn *conn,
 			 struct sockaddr_storage *local,
 			 struct sockaddr_storage *peer);
 void rmx__verbs_conn_destroy(struct rmx__tp_conn *conn);
-int rmx__verbs_post_recv(struct rmx__tp_conn *conn, void *buf, uint32_t len,
+int rmx__verbs_post_recv(struct rmx__tp *tp, void *buf, uint32_t len,
 			 struct rmx__tp_mr *mr, uint64_t wr_ctx);
 int rmx__verbs_post_send(struct rmx__tp_conn *conn, const void *buf,
 			 uint32_t len, struct rmx__tp_mr *mr, uint64_t wr_ctx);
