@@ -290,37 +290,50 @@ static void on_accept_keep(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
 
 /*
  * In a process of its own (lab_drop_ipc_lock()): with RLIMIT_MEMLOCK
- * lowered under what is pinned, the listener cannot register the new
- * endpoint's buffers and refuses: -ECONNABORTED, not -ECONNREFUSED.
+ * lowered under what is pinned, a listener whose context has no message
+ * buffers yet cannot register them and refuses: -ECONNABORTED, not
+ * -ECONNREFUSED. A context that has its buffers takes more endpoints
+ * without registering more, as long as its spare lasts.
  */
 START_TEST(refused_for_resources)
 {
 	struct rlimit rl = { 256 << 20, 256 << 20 };
-	struct conn_result r = { 0 };
+	struct conn_result r = { 0 }, r2 = { 0 };
 	struct rmx_ep_params params = { .event_cb = record_event, .arg = &r };
-	rmx_ep_t *ep, *acc = NULL;
+	rmx_ep_t *ep, *ep2, *acc = NULL;
+	rmx_context_t *ctx, *sctx;
 	rmx_listener_t *l;
-	rmx_context_t *ctx;
 	char addr[80];
+	int i;
 
 	lab_drop_ipc_lock();
 	ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
 	ck_assert_int_eq(rmx_context_create(&ctx), 0);
+	ck_assert_int_eq(rmx_context_create(&sctx), 0);
 	snprintf(addr, sizeof(addr), "%s:0", lab_addr());
-	ck_assert_int_eq(rmx_listen(ctx, addr, on_accept_keep, &acc, &l), 0);
+	ck_assert_int_eq(rmx_listen(sctx, addr, on_accept_keep, &acc, &l), 0);
 	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(),
 		 rmx_listener_port(l));
 	/* The client's buffers are registered here, the listener's later. */
 	ck_assert_int_eq(rmx_connect(ctx, addr, &params, &ep), 0);
 	rl.rlim_cur = 0;
 	ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
-	lab_wait_flag(ctx, &r.closed, 10000);
+	/* Its context's spare covers a second endpoint: nothing to pin. */
+	params.arg = &r2;
+	ck_assert_int_eq(rmx_connect(ctx, addr, &params, &ep2), 0);
+	for (i = 0; i < 10000 && (!r.closed || !r2.closed); i++) {
+		lab_spin(sctx, 1);
+		lab_spin(ctx, 1);
+	}
 	ck_assert_int_eq(r.connected, 0);
 	ck_assert_int_eq(r.status, -ECONNABORTED);
+	ck_assert_int_eq(r2.status, -ECONNABORTED);
 	ck_assert_ptr_null(acc);
 	rmx_ep_destroy(ep);
+	rmx_ep_destroy(ep2);
 	rmx_listener_destroy(l);
 	rmx_context_destroy(ctx);
+	rmx_context_destroy(sctx);
 }
 END_TEST
 

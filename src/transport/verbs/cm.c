@@ -90,8 +90,7 @@ static int create_qp(struct verbs_conn *c)
 			.max_inline_data = tp->cfg.max_inline,
 		},
 	};
-	int sq = (int)qa.cap.max_send_wr;
-	int ret;
+	int sq, ret;
 
 	if (!c->id->verbs) {
 		not_rdma(rdma_get_peer_addr(c->id), "peer");
@@ -103,6 +102,20 @@ static int create_qp(struct verbs_conn *c)
 			 ibv_get_device_name(tp->verbs->device));
 		return -ENODEV;
 	}
+	/*
+	 * With hundreds of connections the device's largest CQ cannot hold
+	 * every send queue whole: take what is left. A shallower send queue
+	 * only means fewer operations in flight (caps.sq_depth).
+	 */
+	sq = tp->dev_attr.max_cqe - tp->cq_need;
+	if (sq < VERBS_SQ_MIN) {
+		rmx__err("the completion queue's %d entries are all taken by this context's queue pairs; lower RMX_TX_DEPTH (%u) or spread the endpoints over more contexts",
+			 tp->dev_attr.max_cqe, c->want.sq_depth);
+		return -ENOMEM;
+	}
+	if ((uint32_t)sq < qa.cap.max_send_wr)
+		qa.cap.max_send_wr = (uint32_t)sq;
+	sq = (int)qa.cap.max_send_wr;
 	ret = set_ack_timeout(c);
 	if (!ret)
 		ret = rmx__verbs_cq_reserve(tp, sq);

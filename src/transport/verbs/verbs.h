@@ -10,6 +10,8 @@
 #include "transport/transport.h"
 
 #define VERBS_POLL_BATCH 32
+/* The shallowest send queue worth having: 8 work requests and a probe. */
+#define VERBS_SQ_MIN 9
 /* rdma_cm carries at most 56 bytes of private data in a RoCE REQ. */
 #define VERBS_PRIV_MAX 56
 
