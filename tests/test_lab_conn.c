@@ -51,6 +51,104 @@ START_TEST(peer_disconnect_seen)
 }
 END_TEST
 
+/*
+ * More send queues than one CQ of the device holds: with RMX_TX_DEPTH
+ * 1024 rxe's largest CQ (32767 entries, 4096 of them the shared receive
+ * queue's) takes 27 queue pairs, so 48 endpoints each way need four
+ * CQs. Every endpoint then carries a message each way, data checked:
+ * completions of every CQ arrive, and each names its endpoint.
+ */
+#define MANY_EPS 48
+
+struct many {
+	rmx_ep_t *srv[MANY_EPS];
+	int nsrv, connected, got;
+};
+
+static void many_accept(rmx_listener_t *l, rmx_ep_t *ep, void *arg)
+{
+	struct many *m = arg;
+
+	(void)l;
+	if (m->nsrv < MANY_EPS)
+		m->srv[m->nsrv++] = ep;
+}
+
+static void many_event(rmx_ep_t *ep, enum rmx_ep_event ev, int status,
+		       void *arg)
+{
+	(void)ep;
+	(void)status;
+	if (ev == RMX_EP_EVENT_CONNECTED)
+		((struct many *)arg)->connected++;
+}
+
+static void many_comp(void *arg, int status, size_t len)
+{
+	struct many *m = arg;
+
+	if (!status && len == 8)
+		m->got++;
+}
+
+START_TEST(endpoints_beyond_one_cq)
+{
+	static struct many m;
+	static uint64_t out[2][MANY_EPS], in[2][MANY_EPS];
+	struct rmx_ep_params params = { .event_cb = many_event, .arg = &m };
+	rmx_ep_t *cli[MANY_EPS];
+	int seen[MANY_EPS];
+	rmx_listener_t *l;
+	rmx_context_t *ctx;
+	char addr[80];
+	int i;
+
+	setenv("RMX_TX_DEPTH", "1024", 1);
+	ck_assert_int_eq(rmx_context_create(&ctx), 0);
+	unsetenv("RMX_TX_DEPTH");
+	snprintf(addr, sizeof(addr), "%s:0", lab_addr());
+	ck_assert_int_eq(rmx_listen(ctx, addr, many_accept, &m, &l), 0);
+	snprintf(addr, sizeof(addr), "%s:%d", lab_addr(),
+		 rmx_listener_port(l));
+	for (i = 0; i < MANY_EPS; i++)
+		ck_assert_int_eq(rmx_connect(ctx, addr, &params, &cli[i]), 0);
+	lab_wait_count(ctx, &m.connected, MANY_EPS, 60000);
+	lab_wait_count(ctx, &m.nsrv, MANY_EPS, 10000);
+	for (i = 0; i < MANY_EPS; i++) {
+		out[0][i] = 0x1000u + (uint64_t)i;
+		out[1][i] = 0x2000u + (uint64_t)i;
+		in[0][i] = in[1][i] = 0;
+		ck_assert_int_eq(rmx_recv(m.srv[i], &in[0][i], 8, many_comp,
+					  &m), 0);
+		ck_assert_int_eq(rmx_recv(cli[i], &in[1][i], 8, many_comp, &m),
+				 0);
+	}
+	for (i = 0; i < MANY_EPS; i++) {
+		ck_assert_int_eq(rmx_send(cli[i], &out[0][i], 8, NULL, NULL),
+				 0);
+		ck_assert_int_eq(rmx_send(m.srv[i], &out[1][i], 8, NULL, NULL),
+				 0);
+	}
+	lab_wait_count(ctx, &m.got, 2 * MANY_EPS, 30000);
+	/* Accepted in whatever order: each client's number came once. */
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < MANY_EPS; i++) {
+		ck_assert_uint_eq(in[1][i], 0x2000u + (uint64_t)i);
+		ck_assert_uint_ge(in[0][i], 0x1000u);
+		ck_assert_uint_lt(in[0][i], 0x1000u + MANY_EPS);
+		seen[in[0][i] - 0x1000u]++;
+	}
+	for (i = 0; i < MANY_EPS; i++)
+		ck_assert_int_eq(seen[i], 1);
+	for (i = 0; i < MANY_EPS; i++) {
+		rmx_ep_destroy(cli[i]);
+		rmx_ep_destroy(m.srv[i]);
+	}
+	rmx_listener_destroy(l);
+	rmx_context_destroy(ctx);
+}
+END_TEST
+
 struct conn_result {
 	int connected, closed, status;
 };
@@ -359,6 +457,7 @@ Suite *test_suite(void)
 	tcase_add_test(tc, source_address);
 	tcase_add_test(tc, not_rdma_address);
 	tcase_add_test(tc, connect_accept);
+	tcase_add_test(tc, endpoints_beyond_one_cq);
 	tcase_add_test(tc, peer_disconnect_seen);
 	tcase_add_test(tc, connect_refused);
 	tcase_add_test(tc, connect_timeout_bounded);

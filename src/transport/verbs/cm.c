@@ -79,8 +79,6 @@ static int create_qp(struct verbs_conn *c)
 	uint32_t sq_want = c->want.sq_depth + 1;
 	/* Receives come from the backend's SRQ: no receive queue of its own. */
 	struct ibv_qp_init_attr qa = {
-		.send_cq = tp->cq,
-		.recv_cq = tp->cq,
 		.srq = tp->srq,
 		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
@@ -90,6 +88,7 @@ static int create_qp(struct verbs_conn *c)
 			.max_inline_data = tp->cfg.max_inline,
 		},
 	};
+	struct verbs_cq *vcq;
 	int sq, ret;
 
 	if (!c->id->verbs) {
@@ -102,42 +101,31 @@ static int create_qp(struct verbs_conn *c)
 			 ibv_get_device_name(tp->verbs->device));
 		return -ENODEV;
 	}
-	/*
-	 * With hundreds of connections the device's largest CQ cannot hold
-	 * every send queue whole: take what is left. A shallower send queue
-	 * only means fewer operations in flight (caps.sq_depth).
-	 */
-	sq = tp->dev_attr.max_cqe - tp->cq_need;
-	if (sq < VERBS_SQ_MIN) {
-		rmx__err("the completion queue's %d entries are all taken by this context's queue pairs; lower RMX_TX_DEPTH (%u) or spread the endpoints over more contexts",
-			 tp->dev_attr.max_cqe, c->want.sq_depth);
-		return -ENOMEM;
-	}
-	if ((uint32_t)sq < qa.cap.max_send_wr)
-		qa.cap.max_send_wr = (uint32_t)sq;
 	sq = (int)qa.cap.max_send_wr;
 	ret = set_ack_timeout(c);
 	if (!ret)
-		ret = rmx__verbs_cq_reserve(tp, sq);
+		ret = rmx__verbs_cq_reserve(tp, sq, &vcq);
 	if (ret)
 		return ret;
+	qa.send_cq = qa.recv_cq = vcq->cq;
 	if (rdma_create_qp(c->id, tp->pd, &qa)) {
 		/* Providers may refuse inline data: retry without. */
 		qa.cap.max_inline_data = 0;
 		if (rdma_create_qp(c->id, tp->pd, &qa)) {
 			ret = -errno;
 			rmx__err("rdma_create_qp: %s", strerror(errno));
-			rmx__verbs_cq_release(tp, sq);
+			rmx__verbs_cq_release(vcq, sq);
 			return ret;
 		}
 	}
 	ret = rmx__verbs_conn_track(tp, c, qa.cap.max_send_wr);
 	if (ret) {
 		rdma_destroy_qp(c->id);
-		rmx__verbs_cq_release(tp, sq);
+		rmx__verbs_cq_release(vcq, sq);
 		return ret;
 	}
 	c->has_qp = true;
+	c->cq = vcq;
 	c->cq_sq = sq;
 	c->caps.sq_depth = qa.cap.max_send_wr - 1;	/* less the probe's */
 	c->caps.max_inline = qa.cap.max_inline_data;
@@ -306,9 +294,9 @@ void rmx__verbs_conn_destroy(struct rmx__tp_conn *base)
 	if (c->has_qp) {
 		/* Its send completions still queued are dropped (cq.c). */
 		rmx__verbs_conn_untrack(tp, c);
-		rmx__verbs_cq_orphan(tp, c->qpn);
+		rmx__verbs_cq_orphan(tp, c->cq, c->qpn);
 		rdma_destroy_qp(c->id);
-		rmx__verbs_cq_release(tp, c->cq_sq);
+		rmx__verbs_cq_release(c->cq, c->cq_sq);
 	}
 	/* Every event we took was acknowledged at once: this cannot block. */
 	rdma_destroy_id(c->id);

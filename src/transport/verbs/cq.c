@@ -290,20 +290,38 @@ static int pend_room(struct verbs_tp *tp, uint32_t n)
 	return 0;
 }
 
-/* Appends up to one batch from the CQ to tp->pend: how many, or -errno. */
-static int pend_poll(struct verbs_tp *tp)
+/* Appends up to one batch from vcq to tp->pend: how many, or -errno. */
+static int pend_poll(struct verbs_tp *tp, struct verbs_cq *vcq)
 {
 	int n, ret = pend_room(tp, VERBS_POLL_BATCH);
 
 	if (ret)
 		return ret;
-	n = ibv_poll_cq(tp->cq, VERBS_POLL_BATCH, tp->pend + tp->pend_n);
+	n = ibv_poll_cq(vcq->cq, VERBS_POLL_BATCH, tp->pend + tp->pend_n);
 	if (n < 0) {
 		rmx__err("ibv_poll_cq failed: %d", n);
 		return -EIO;
 	}
 	tp->pend_n += (uint32_t)n;
 	return n;
+}
+
+/*
+ * One batch from each CQ; a QP uses one CQ, so each connection's
+ * completions stay in order. The most any one gave, or -errno.
+ */
+static int pend_poll_all(struct verbs_tp *tp)
+{
+	int i, n, most = 0;
+
+	for (i = 0; i < tp->ncqs; i++) {
+		n = pend_poll(tp, &tp->cqs[i]);
+		if (n < 0)
+			return n;
+		if (n > most)
+			most = n;
+	}
+	return most;
 }
 
 /*
@@ -332,7 +350,7 @@ int rmx__verbs_cq_poll(struct verbs_tp *tp, int batches)
 	/* Every completion passes through tp->pend, so order is kept. */
 	total = pend_deliver(tp);
 	do {
-		n = pend_poll(tp);
+		n = pend_poll_all(tp);
 		if (n < 0)
 			return n;
 		total += pend_deliver(tp);
@@ -353,16 +371,17 @@ int rmx__verbs_cq_poll(struct verbs_tp *tp, int batches)
  * a reused number is unlikely that soon (rxe and mlx5 hand out QP
  * numbers cyclically), and a late completion simply names nobody.
  */
-void rmx__verbs_cq_orphan(struct verbs_tp *tp, uint32_t qpn)
+void rmx__verbs_cq_orphan(struct verbs_tp *tp, struct verbs_cq *vcq,
+			  uint32_t qpn)
 {
 	int polled = 0, n;
 	uint32_t i;
 
 	/* Bounded: other connections may keep the CQ filling. */
 	do {
-		n = pend_poll(tp);
+		n = pend_poll(tp, vcq);
 		polled += n;
-	} while (n == VERBS_POLL_BATCH && polled < tp->cq_cap);
+	} while (n == VERBS_POLL_BATCH && polled < vcq->cap);
 	if (n < 0)
 		rmx__dbg("QP %u: completions left in the CQ: %s", qpn,
 			 strerror(-n));
@@ -373,87 +392,138 @@ void rmx__verbs_cq_orphan(struct verbs_tp *tp, uint32_t qpn)
 
 int rmx__verbs_cq_arm(struct verbs_tp *tp)
 {
-	int n;
+	int i, n;
 
 	if (tp->pend_head < tp->pend_n)
 		return -EAGAIN;
-	if (ibv_req_notify_cq(tp->cq, 0))
-		return -errno;
+	for (i = 0; i < tp->ncqs; i++)
+		if (ibv_req_notify_cq(tp->cqs[i].cq, 0))
+			return -errno;
 	tp->armed = true;	/* progress() reads the channel's events */
 	/* Completions that raced the request raise no event: catch them. */
-	n = pend_poll(tp);
+	n = pend_poll_all(tp);
 	if (n < 0)
 		return n;
-	return n ? -EAGAIN : 0;
+	return tp->pend_n ? -EAGAIN : 0;
 }
 
 void rmx__verbs_cq_drain_channel(struct verbs_tp *tp)
 {
+	struct verbs_cq *vcq;
 	struct ibv_cq *cq;
 	void *cq_ctx;
 
-	while (!ibv_get_cq_event(tp->chan, &cq, &cq_ctx))
-		tp->cq_events++;
-	/* Acknowledging takes a lock: batch it. */
-	if (tp->cq_events >= 64) {
-		ibv_ack_cq_events(tp->cq, tp->cq_events);
-		tp->cq_events = 0;
+	while (!ibv_get_cq_event(tp->chan, &cq, &cq_ctx)) {
+		vcq = cq_ctx;
+		/* Acknowledging takes a lock: batch it. */
+		if (++vcq->events >= 64) {
+			ibv_ack_cq_events(vcq->cq, vcq->events);
+			vcq->events = 0;
+		}
 	}
 }
 
-/* The CQ itself ---------------------------------------------------------- */
+/* The CQs themselves ------------------------------------------------------ */
 
-int rmx__verbs_cq_open(struct verbs_tp *tp, int entries)
+/*
+ * Room for flushes of QPs destroyed with completions still queued, and
+ * for receives whose QP was destroyed before they were polled: twice
+ * what the queues need, as far as the device allows.
+ */
+static int cq_size_for(const struct verbs_tp *tp, int need)
+{
+	int want = 2 * need;
+
+	return want > tp->dev_attr.max_cqe ? tp->dev_attr.max_cqe : want;
+}
+
+static int cq_add(struct verbs_tp *tp, int need)
+{
+	struct verbs_cq *vcq = &tp->cqs[tp->ncqs];
+	int entries = cq_size_for(tp, need);
+
+	/* At least RMX_CQ_SIZE to start with, never beyond the device's. */
+	if (entries < (int)tp->cfg.cq_size)
+		entries = cq_size_for(tp, (int)tp->cfg.cq_size / 2);
+	vcq->cq = ibv_create_cq(tp->verbs, entries, vcq, tp->chan, 0);
+	if (!vcq->cq)
+		return -errno;
+	vcq->cap = entries;
+	vcq->need = (int)tp->base.max_recv;
+	vcq->events = 0;
+	tp->ncqs++;
+	/* Armed like the others, or its first completion wakes nobody. */
+	if (tp->armed && ibv_req_notify_cq(vcq->cq, 0))
+		return -errno;
+	return 0;
+}
+
+int rmx__verbs_cq_open(struct verbs_tp *tp)
 {
 	int ret = qpn_resize(tp, QPN_BITS_MIN);
 
 	if (!ret)
 		ret = pend_room(tp, 2 * VERBS_POLL_BATCH);
-	if (ret)
-		return ret;
-	if (entries > tp->dev_attr.max_cqe)
-		entries = tp->dev_attr.max_cqe;
-	tp->cq_cap = entries;
-	tp->cq = ibv_create_cq(tp->verbs, entries, tp, tp->chan, 0);
-	return tp->cq ? 0 : -errno;
+	if (!ret)
+		ret = cq_add(tp, (int)tp->base.max_recv);
+	return ret;
 }
 
 void rmx__verbs_cq_close(struct verbs_tp *tp)
 {
-	if (tp->cq) {
-		if (tp->cq_events)
-			ibv_ack_cq_events(tp->cq, tp->cq_events);
-		ibv_destroy_cq(tp->cq);
+	int i;
+
+	for (i = 0; i < tp->ncqs; i++) {
+		if (tp->cqs[i].events)
+			ibv_ack_cq_events(tp->cqs[i].cq, tp->cqs[i].events);
+		ibv_destroy_cq(tp->cqs[i].cq);
 	}
+	tp->ncqs = 0;
 	free(tp->slots);
 	free(tp->qpn_tab);
 	free(tp->pend);
 }
 
-int rmx__verbs_cq_reserve(struct verbs_tp *tp, int need)
+/* Grows vcq to hold need more: 0, or -ENOMEM when it cannot. */
+static int cq_fit(struct verbs_tp *tp, struct verbs_cq *vcq, int need)
 {
-	/*
-	 * Room for flushes of QPs destroyed with completions still queued,
-	 * and for receives whose QP was destroyed before they were polled.
-	 */
-	int want = 2 * (tp->cq_need + need);
+	int want = cq_size_for(tp, vcq->need + need);
 
-	if (want > tp->cq_cap) {
-		if (want > tp->dev_attr.max_cqe)
-			want = tp->dev_attr.max_cqe;
-		if (tp->cq_need + need > want ||
-		    (want > tp->cq_cap && ibv_resize_cq(tp->cq, want))) {
-			rmx__err("completion queue cannot grow to %d entries",
-				 want);
+	if (vcq->need + need > tp->dev_attr.max_cqe)
+		return -ENOMEM;
+	if (want > vcq->cap) {
+		if (ibv_resize_cq(vcq->cq, want))
 			return -ENOMEM;
-		}
-		tp->cq_cap = want;
+		vcq->cap = want;
 	}
-	tp->cq_need += need;
 	return 0;
 }
 
-void rmx__verbs_cq_release(struct verbs_tp *tp, int n)
+int rmx__verbs_cq_reserve(struct verbs_tp *tp, int need,
+			  struct verbs_cq **out)
 {
-	tp->cq_need -= n;
+	int i, ret;
+
+	for (i = 0; i < tp->ncqs; i++)
+		if (!cq_fit(tp, &tp->cqs[i], need))
+			break;
+	if (i == tp->ncqs) {
+		ret = tp->ncqs < VERBS_MAX_CQS ?
+			      cq_add(tp, (int)tp->base.max_recv + need) :
+			      -ENOMEM;
+		if (ret) {
+			rmx__err("%d completion queues of up to %d entries hold no more send queues: %s; lower RMX_TX_DEPTH or spread the endpoints over more contexts",
+				 tp->ncqs, tp->dev_attr.max_cqe,
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	tp->cqs[i].need += need;
+	*out = &tp->cqs[i];
+	return 0;
+}
+
+void rmx__verbs_cq_release(struct verbs_cq *vcq, int n)
+{
+	vcq->need -= n;
 }

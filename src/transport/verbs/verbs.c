@@ -163,7 +163,7 @@ static int create_srq(struct verbs_tp *tp)
 
 static int setup_queues(struct verbs_tp *tp)
 {
-	int ret, cqe;
+	int ret;
 
 	tp->pd = ibv_alloc_pd(tp->verbs);
 	if (!tp->pd)
@@ -174,13 +174,7 @@ static int setup_queues(struct verbs_tp *tp)
 	tp->chan = ibv_create_comp_channel(tp->verbs);
 	if (!tp->chan)
 		return -errno;
-	/* Big enough at once for the SRQ's share (rmx__verbs_cq_reserve). */
-	cqe = 2 * (int)tp->base.max_recv;
-	if (cqe < (int)tp->cfg.cq_size)
-		cqe = (int)tp->cfg.cq_size;
-	ret = rmx__verbs_cq_open(tp, cqe);
-	if (!ret)
-		ret = rmx__verbs_cq_reserve(tp, (int)tp->base.max_recv);
+	ret = rmx__verbs_cq_open(tp);
 	if (ret)
 		return ret;
 	tp->cm = rdma_create_event_channel();

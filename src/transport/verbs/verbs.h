@@ -10,8 +10,23 @@
 #include "transport/transport.h"
 
 #define VERBS_POLL_BATCH 32
-/* The shallowest send queue worth having: 8 work requests and a probe. */
-#define VERBS_SQ_MIN 9
+/*
+ * CQs a context may open: the device's largest holds only so many QPs'
+ * send queues (rxe: 32767 entries, about 220 of RMX_TX_DEPTH 128).
+ */
+#define VERBS_MAX_CQS 8
+
+/*
+ * One CQ and what its QPs' queues may put in it: every QP's receives
+ * can all complete in any one CQ (the SRQ is shared), so each holds the
+ * SRQ's depth besides its QPs' send queues.
+ */
+struct verbs_cq {
+	struct ibv_cq *cq;
+	int cap;		/* entries it holds */
+	int need;		/* the SRQ's depth and its live send queues */
+	unsigned int events;	/* got but not yet acknowledged */
+};
 /* rdma_cm carries at most 56 bytes of private data in a RoCE REQ. */
 #define VERBS_PRIV_MAX 56
 
@@ -82,11 +97,9 @@ struct verbs_tp {
 
 	struct ibv_pd *pd;
 	struct ibv_srq *srq;	/* every QP's receives (transport.h) */
-	struct ibv_comp_channel *chan;
-	struct ibv_cq *cq;
-	int cq_cap;		/* entries the CQ holds */
-	int cq_need;		/* depths of the SRQ and live send queues */
-	unsigned int cq_events;	/* got but not yet acknowledged */
+	struct ibv_comp_channel *chan;	/* every CQ's events */
+	struct verbs_cq cqs[VERBS_MAX_CQS];
+	int ncqs;
 	struct verbs_slot *slots;
 	uint32_t nslots, free_slot;
 	/* Live QPs by number, for receive completions (cq.c). */
@@ -97,7 +110,7 @@ struct verbs_tp {
 	struct rdma_event_channel *cm;
 	bool chan_in_loop, cm_in_loop;
 	/* Looking for events costs system calls: only when one may be due. */
-	bool armed;		/* the CQ may have raised a channel event */
+	bool armed;		/* a CQ may have raised a channel event */
 	bool cm_due;		/* arm() saw connection events waiting */
 	int64_t cm_next_ms;	/* otherwise, look once a millisecond */
 
@@ -130,7 +143,8 @@ struct verbs_conn {
 	uint32_t timeout_ms;
 	struct sockaddr_storage src;	/* asked to connect from; or family 0 */
 	bool has_qp;
-	int cq_sq;		/* CQ entries reserved for it */
+	struct verbs_cq *cq;	/* its QP's, for sends and receives */
+	int cq_sq;		/* entries reserved there for it */
 	uint32_t slot, gen;	/* in tp->slots: its work requests' wr_id */
 	struct verbs_fifo sq;
 	uint32_t qpn;		/* its QP's number, in tp->qpn_tab */
@@ -154,12 +168,15 @@ int rmx__verbs_cm_progress(struct verbs_tp *tp);
 int rmx__verbs_cm_pending(struct verbs_tp *tp);
 
 /* cq.c */
-int rmx__verbs_cq_open(struct verbs_tp *tp, int entries);
+int rmx__verbs_cq_open(struct verbs_tp *tp);
 void rmx__verbs_cq_close(struct verbs_tp *tp);
-/* Grows the CQ for a queue of n entries: the SRQ, or a QP's send queue. */
-int rmx__verbs_cq_reserve(struct verbs_tp *tp, int n);
-void rmx__verbs_cq_release(struct verbs_tp *tp, int n);
-/* Delivers what is pending and up to `batches` polls of the CQ. */
+/*
+ * A CQ with room for a send queue of n entries, grown or opened as
+ * needed: -ENOMEM, logged, when all VERBS_MAX_CQS are full.
+ */
+int rmx__verbs_cq_reserve(struct verbs_tp *tp, int n, struct verbs_cq **out);
+void rmx__verbs_cq_release(struct verbs_cq *vcq, int n);
+/* Delivers what is pending and up to `batches` polls of the CQs. */
 int rmx__verbs_cq_poll(struct verbs_tp *tp, int batches);
 /* Requests the next event (sets armed); -EAGAIN when completions are due. */
 int rmx__verbs_cq_arm(struct verbs_tp *tp);
@@ -176,7 +193,8 @@ void rmx__verbs_conn_untrack(struct verbs_tp *tp, struct verbs_conn *c);
  * Before a QP (in error already) is destroyed: keeps what the CQ holds,
  * its receives marked as nobody's, for progress() to deliver.
  */
-void rmx__verbs_cq_orphan(struct verbs_tp *tp, uint32_t qpn);
+void rmx__verbs_cq_orphan(struct verbs_tp *tp, struct verbs_cq *vcq,
+			  uint32_t qpn);
 /*
  * Remembers wr_ctx for a send-queue request of kind (send or probe)
  * about to be posted; its wr_id.
