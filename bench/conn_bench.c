@@ -96,7 +96,9 @@ static int spin(const int *count, int want, double ms)
 
 static int run(const char *ip, int n)
 {
-	struct rmx_ep_params params = { .event_cb = on_event };
+	/* All at once: the CM takes them one by one (slowly under TCG). */
+	struct rmx_ep_params params = { .event_cb = on_event,
+					.timeout_ms = 120000 };
 	char addr[96], out[8] = "ping", in[2][8];
 	double t0, t1;
 	long pin0, pin1;
