@@ -49,8 +49,13 @@ struct verbs_cq {
 #define VERBS_WR_PROBE (1ull << 62)
 #define VERBS_WR_MARKS (VERBS_WR_RECV | VERBS_WR_PROBE)
 
-/* Shared receives per backend: enough for many peers' credits. */
-#define VERBS_SRQ_MAX_WR 4096
+/*
+ * Shared receives per backend: enough for many peers' credits. One
+ * less than a power of two: rxe (7.x) and mlx5 round a queue up to hold
+ * one more than asked, so 4096 would become 8191 and every CQ would
+ * reserve that much more.
+ */
+#define VERBS_SRQ_MAX_WR 4095
 
 struct verbs_conn;
 
