@@ -51,9 +51,8 @@ struct verbs_cq {
 
 /*
  * Shared receives per backend: enough for many peers' credits. One
- * less than a power of two: rxe (7.x) and mlx5 round a queue up to hold
- * one more than asked, so 4096 would become 8191 and every CQ would
- * reserve that much more.
+ * less than a power of two: rxe on 7.x rounds a queue up to hold one
+ * more than asked, so 4096 became 8191, and every CQ reserves it.
  */
 #define VERBS_SRQ_MAX_WR 4095
 
