@@ -4,11 +4,20 @@
 
 #include "core/log.h"
 #include "transport/transport.h"
+#ifdef RMX_HAVE_OFI
+#include "transport/ofi/ofi_ops.h"
+#endif
 
-/* Backends this build has, in the order auto tries them. */
+/*
+ * Backends this build has, in the order auto tries them: verbs where a
+ * device is active, else libfabric (tcp, else shm).
+ */
 static const struct rmx__tp_ops *const builtin[] = {
 #ifdef RMX_HAVE_VERBS
 	&rmx__verbs_ops,
+#endif
+#ifdef RMX_HAVE_OFI
+	&rmx__ofi_ops,
 #endif
 };
 
@@ -19,6 +28,7 @@ static const struct {
 	const char *name, *option;
 } known[] = {
 	{ "verbs", "RMX_WITH_VERBS" },
+	{ "ofi", "RMX_WITH_OFI" },
 };
 
 /* Added at run time (the tests' loopback): never chosen by auto. */
