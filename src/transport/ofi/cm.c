@@ -16,9 +16,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/addr.h"
 #include "core/clock.h"
@@ -299,6 +302,7 @@ static struct ofi_conn *conn_new(struct ofi_tp *tp, bool passive)
 	c->base.tp = &tp->base;
 	c->tp = tp;
 	c->passive = passive;
+	c->probe_fd = -1;
 	rmx__list_init(&c->ops);
 	rmx__list_init(&c->owed);
 	rmx__list_add_tail(&tp->conns, &c->node);
@@ -310,6 +314,8 @@ static void conn_free(struct ofi_conn *c)
 	struct ofi_tp *tp = c->tp;
 
 	rmx__ofi_conn_orphan(c);
+	if (c->probe_fd >= 0)
+		close(c->probe_fd);
 	if (c->in_ready)
 		rmx__list_del(&c->owed);
 	rmx__list_del(&c->node);
@@ -493,6 +499,63 @@ void rmx__ofi_listener_close(struct rmx__tp_listener *base)
 
 /* Connecting ----------------------------------------------------------- */
 
+/*
+ * tcp's RDM layer (rxm) retries a refused connection for ever and reports
+ * nothing, so a connect to a port nobody listens at would only time out.
+ * A plain TCP connect to the listener's address first tells the two
+ * apart (the listener drops it: it sends no request). -1: no probe.
+ */
+static int probe_start(const struct sockaddr *dst)
+{
+	socklen_t len = dst->sa_family == AF_INET6 ?
+				sizeof(struct sockaddr_in6) :
+				sizeof(struct sockaddr_in);
+	int fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+					SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, dst, len) && errno != EINPROGRESS &&
+	    errno != ECONNREFUSED) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 1 when the probe is done (*refused says how), 0 while it runs. */
+static int probe_done(struct ofi_conn *c, bool *refused)
+{
+	struct pollfd p = { .fd = c->probe_fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (poll(&p, 1, 0) == 0)
+		return 0;
+	if (getsockopt(c->probe_fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		err = errno;
+	*refused = err == ECONNREFUSED;
+	close(c->probe_fd);
+	c->probe_fd = -1;
+	return 1;
+}
+
+/*
+ * Whether shm has no endpoint of that name: its AV takes any name and its
+ * sends to one nobody created fault, so rmx looks for the region first.
+ */
+static bool shm_absent(const struct ofi_tp *tp, const uint8_t *name)
+{
+	char path[OFI_NAME_MAX + 16];
+	const char *tag;
+
+	if (!tp->str_addr)
+		return false;
+	tag = strstr((const char *)name, PORT_TAG);
+	snprintf(path, sizeof(path), "/dev/shm/%s", tag ? tag : "");
+	return access(path, F_OK) != 0;
+}
+
 int rmx__ofi_connect(struct rmx__tp *base, const struct sockaddr *src,
 		     const struct sockaddr *dst,
 		     const struct rmx__tp_conn_want *want, const void *priv,
@@ -523,7 +586,9 @@ int rmx__ofi_connect(struct rmx__tp *base, const struct sockaddr *src,
 	c->deadline_ms = rmx__now_ms() + (timeout_ms ? timeout_ms : 30000);
 	c->state = OFI_C_START;
 	/* An address the AV refuses is one nobody listens at: closed later. */
-	c->start_err = peer_get(tp, name, len, &c->lpeer);
+	c->start_err = shm_absent(tp, name) ? -ECONNREFUSED :
+		       peer_get(tp, name, len, &c->lpeer);
+	c->probe_fd = tp->str_addr ? -1 : probe_start(dst);
 	*out = &c->base;
 	return 0;
 }
@@ -802,6 +867,14 @@ int rmx__ofi_cm_progress(struct ofi_tp *tp)
 
 		if (!c)
 			continue;
+		if (c->state == OFI_C_START && c->probe_fd >= 0) {
+			bool refused = false;
+
+			if (!probe_done(c, &refused))
+				continue;
+			if (refused && !c->start_err)
+				c->start_err = -ECONNREFUSED;
+		}
 		if (c->state == OFI_C_START)
 			start(tp, c);
 		else if (c->state == OFI_C_REQUESTED)

@@ -63,7 +63,6 @@ static struct fi_info *base_hints(const struct ofi_tp *tp, uint64_t caps)
 	/* The protocol's order: a write lands before a later send. */
 	h->tx_attr->msg_order = FI_ORDER_SAS | FI_ORDER_SAW;
 	h->rx_attr->msg_order = FI_ORDER_SAS | FI_ORDER_SAW;
-	h->tx_attr->op_flags = FI_DELIVERY_COMPLETE;
 	return h;
 }
 

@@ -186,6 +186,7 @@ struct ofi_conn {
 	int carry;		/* a silent op's error, for the op after it */
 	int start_err;		/* active: the listener's address was bad */
 	struct ofi_peer *lpeer;	/* active: the listener's endpoint */
+	int probe_fd;		/* active, tcp: is anyone listening? */
 	struct rmx__list owed;	/* tp->ready: has ops to deliver */
 	bool in_ready;
 	uint32_t token;		/* ours: the peer puts it in its data */

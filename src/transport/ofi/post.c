@@ -56,6 +56,29 @@ void rmx__ofi_conn_owed(struct ofi_conn *c)
 	}
 }
 
+/*
+ * A write completes once the target took it: tcp reports a bad key or
+ * range only then, and a write's failure must fail its connection. Not
+ * for every send: shm stalls large sends asked for delivery completion.
+ */
+static ssize_t write_op(struct fid_ep *ep, struct ofi_op *op, fi_addr_t dst)
+{
+	struct iovec iov = { .iov_base = (void *)op->buf, .iov_len = op->len };
+	struct fi_rma_iov rma = { .addr = op->raddr, .len = op->len,
+				  .key = op->key };
+	struct fi_msg_rma msg = {
+		.msg_iov = &iov,
+		.desc = &op->desc,
+		.iov_count = 1,
+		.addr = dst,
+		.rma_iov = &rma,
+		.rma_iov_count = 1,
+		.context = &op->ctx.fctx,
+	};
+
+	return fi_writemsg(ep, &msg, FI_COMPLETION | FI_DELIVERY_COMPLETE);
+}
+
 /* Hands op to the provider: 0, -EAGAIN (no room), or an error. */
 static int issue(struct ofi_tp *tp, struct ofi_op *op)
 {
@@ -73,8 +96,7 @@ static int issue(struct ofi_tp *tp, struct ofi_op *op)
 		ret = fi_injectdata(ep, op->inl, op->len, op->data, dst);
 		break;
 	case OFI_OP_WRITE:
-		ret = fi_write(ep, op->buf, op->len, op->desc, dst, op->raddr,
-			       op->key, ctx);
+		ret = write_op(ep, op, dst);
 		break;
 	case OFI_OP_INJECT_WRITE:
 		ret = fi_inject_write(ep, op->inl, op->len, dst, op->raddr,
