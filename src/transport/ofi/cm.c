@@ -98,16 +98,19 @@ static struct ofi_ctrl_tx *ctrl_get(struct ofi_tp *tp)
 	if (t) {
 		t->ctx.kind = OFI_CTX_CTRL_TX;
 		t->heap = true;
+		rmx__list_add_tail(&tp->ctrl_heap, &t->node);
 	}
 	return t;
 }
 
 static void ctrl_put(struct ofi_tp *tp, struct ofi_ctrl_tx *t)
 {
-	if (t->heap)
+	if (t->heap) {
+		rmx__list_del(&t->node);
 		free(t);
-	else
+	} else {
 		rmx__list_add_tail(&tp->ctrl_free, &t->node);
+	}
 }
 
 /* Queues a control message to dst; -ENOBUFS when none can be had. */
@@ -351,7 +354,6 @@ static void conn_close(struct ofi_conn *c, int status)
 
 void rmx__ofi_conn_fail(struct ofi_conn *c, int status, bool tell_peer)
 {
-	struct ofi_tp *tp = c->tp;
 	bool live = c->state == OFI_C_ESTABLISHED ||
 		    c->state == OFI_C_ACCEPTING;
 
@@ -366,7 +368,6 @@ void rmx__ofi_conn_fail(struct ofi_conn *c, int status, bool tell_peer)
 		conn_close(c, status);
 	else
 		c->state = OFI_C_CLOSED;
-	(void)tp;
 }
 
 /* Errors that say the peer's endpoint is gone, not just one request. */
@@ -417,18 +418,29 @@ static int listen_at(struct ofi_tp *tp, struct ofi_listener *l,
 {
 	char node[INET6_ADDRSTRLEN], svc[16];
 	const void *ip;
+	bool wild;
 
 	if (tp->str_addr) {
 		rmx__ofi_port_name(port, node, sizeof(node));
 		return rmx__ofi_stack_open(tp, &l->st, node, NULL,
 					   OFI_LISTEN_RX);
 	}
-	ip = sa->sa_family == AF_INET ?
-		     (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
-		     (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	snprintf(svc, sizeof(svc), "%d", port);
+	if (sa->sa_family == AF_INET) {
+		wild = ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+		       htonl(INADDR_ANY);
+		ip = &((const struct sockaddr_in *)sa)->sin_addr;
+	} else {
+		wild = IN6_IS_ADDR_UNSPECIFIED(
+			&((const struct sockaddr_in6 *)sa)->sin6_addr);
+		ip = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	}
+	/* Any address: the provider's own domain, bound to the wildcard. */
+	if (wild)
+		return rmx__ofi_stack_open(tp, &l->st, NULL, svc,
+					   OFI_LISTEN_RX);
 	if (!inet_ntop(sa->sa_family, ip, node, sizeof(node)))
 		return -errno;
-	snprintf(svc, sizeof(svc), "%d", port);
 	return rmx__ofi_stack_open(tp, &l->st, node, svc, OFI_LISTEN_RX);
 }
 
@@ -916,12 +928,8 @@ void rmx__ofi_cm_close(struct ofi_tp *tp)
 					    node));
 	while ((n = rmx__list_pop(&tp->peers)))
 		free(rmx__container_of(n, struct ofi_peer, node));
-	/* Control messages still queued: the heap ones are ours to free. */
-	while ((n = rmx__list_pop(&tp->backlog))) {
-		struct ofi_ctx *x = rmx__container_of(n, struct ofi_ctx, pend);
-
-		if (x->kind == OFI_CTX_CTRL_TX &&
-		    ((struct ofi_ctrl_tx *)x)->heap)
-			free(x);
-	}
+	/* Control messages from the heap, queued or in flight. */
+	while ((n = rmx__list_pop(&tp->ctrl_heap)))
+		free(rmx__container_of(n, struct ofi_ctrl_tx, node));
+	rmx__list_init(&tp->backlog);
 }

@@ -139,6 +139,27 @@ static int bare_name(struct fi_info *fi, const char *name)
 	return 0;
 }
 
+/*
+ * A listener on the wildcard address: the provider's getinfo binds the
+ * first interface's, so rmx puts back the wildcard with the port.
+ */
+static int wildcard(struct fi_info *fi)
+{
+	struct sockaddr_in6 *in6;
+	struct sockaddr_in *in;
+
+	if (fi->addr_format == FI_SOCKADDR_IN &&
+	    fi->src_addrlen >= sizeof(*in)) {
+		in = fi->src_addr;
+		in->sin_addr.s_addr = htonl(INADDR_ANY);
+	} else if (fi->addr_format == FI_SOCKADDR_IN6 &&
+		   fi->src_addrlen >= sizeof(*in6)) {
+		in6 = fi->src_addr;
+		in6->sin6_addr = in6addr_any;
+	}
+	return 0;
+}
+
 /* Ports shm endpoints take when asked for port 0. */
 #define OFI_PORT_LO 20000
 #define OFI_PORT_SPAN 40000
@@ -274,6 +295,8 @@ int rmx__ofi_stack_open(struct ofi_tp *tp, struct ofi_stack *st,
 		fi_freeinfo(h);
 		if (!ret && tp->str_addr)
 			ret = bare_name(st->info, node);
+		else if (!ret && !node)
+			ret = wildcard(st->info);
 		if (ret) {
 			ret = rmx__ofi_errno(ret);
 			goto fail;
@@ -516,6 +539,7 @@ static int ofi_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 	rmx__list_init(&tp->peers);
 	rmx__list_init(&tp->backlog);
 	rmx__list_init(&tp->ctrl_free);
+	rmx__list_init(&tp->ctrl_heap);
 	rmx__list_init(&tp->ready);
 	rmx__list_init(&tp->ops_all);
 	ret = rmx__knobs_load(ofi_knobs, sizeof(ofi_knobs) / sizeof(ofi_knobs[0]),

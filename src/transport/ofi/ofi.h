@@ -112,7 +112,7 @@ struct ofi_ctrl_rx {
 
 struct ofi_ctrl_tx {
 	struct ofi_ctx ctx;
-	struct rmx__list node;	/* free */
+	struct rmx__list node;	/* ctrl_free, or ctrl_heap while in use */
 	fi_addr_t dst;
 	uint32_t token;		/* whose CONNECT/ACCEPT, or 0 */
 	bool heap;		/* not from the registered pool */
@@ -258,6 +258,7 @@ struct ofi_tp {
 	struct ofi_ctrl_tx *ctx_pool;
 	struct fid_mr *ctx_mr;
 	struct rmx__list ctrl_free;
+	struct rmx__list ctrl_heap;	/* beyond the pool (no FI_MR_LOCAL) */
 };
 
 /* ofi.c */

@@ -197,7 +197,8 @@ int rmx__ofi_post_recv(struct rmx__tp *base, void *buf, uint32_t len,
 	ret = fi_recv(tp->st.ep, buf, len, rmx__ofi_mr_desc(mr),
 		      FI_ADDR_UNSPEC, &rx->ctx.fctx);
 	if (ret) {
-		rmx__err("ofi: fi_recv: %s", fi_strerror((int)-ret));
+		rmx__err("ofi: %s refused a shared receive: %s (max_recv %u)",
+			 tp->devname, fi_strerror((int)-ret), tp->base.max_recv);
 		return ret == -FI_EAGAIN ? -ENOBUFS : rmx__ofi_errno((int)ret);
 	}
 	tp->rx_free = rx->next_free;
