@@ -136,7 +136,8 @@ static int ctrl_send(struct ofi_tp *tp, fi_addr_t dst, uint32_t token,
 	put32(b + 16, (uint32_t)m->status);
 	b[20] = (uint8_t)(m->priv_len >> 8);
 	b[21] = (uint8_t)m->priv_len;
-	memcpy(b + CTRL_HDR, m->name, m->namelen);
+	if (m->namelen)
+		memcpy(b + CTRL_HDR, m->name, m->namelen);
 	if (m->priv_len)
 		memcpy(b + CTRL_HDR + m->namelen, m->priv, m->priv_len);
 	t->len = (uint32_t)(CTRL_HDR + m->namelen + m->priv_len);
@@ -306,6 +307,7 @@ static struct ofi_conn *conn_new(struct ofi_tp *tp, bool passive)
 	c->tp = tp;
 	c->passive = passive;
 	c->probe_fd = -1;
+	c->probe_at = INT64_MAX;
 	rmx__list_init(&c->ops);
 	rmx__list_init(&c->owed);
 	rmx__list_add_tail(&tp->conns, &c->node);
@@ -514,21 +516,29 @@ void rmx__ofi_listener_close(struct rmx__tp_listener *base)
 /*
  * tcp's RDM layer (rxm) retries a refused connection for ever and reports
  * nothing, so a connect to a port nobody listens at would only time out.
- * A plain TCP connect to the listener's address first tells the two
- * apart (the listener drops it: it sends no request). -1: no probe.
+ * When a CONNECT is not even sent after OFI_PROBE_MS, a plain TCP
+ * connect to the listener's address tells the two apart; the listener,
+ * if there is one, drops it (no request comes), and tcp keeps a little
+ * memory for it: not on every connect. -1: no probe.
  */
-static int probe_start(const struct sockaddr *dst)
-{
-	socklen_t len = dst->sa_family == AF_INET6 ?
-				sizeof(struct sockaddr_in6) :
-				sizeof(struct sockaddr_in);
-	int fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
-					SOCK_CLOEXEC, 0);
+#define OFI_PROBE_MS 100
 
+static int probe_start(const struct ofi_tp *tp, const struct ofi_peer *lp)
+{
+	struct sockaddr_storage dst;
+	socklen_t len;
+	int fd;
+
+	if (tp->str_addr || rmx__ofi_name_to_sa(tp, lp->name, lp->namelen, &dst))
+		return -1;
+	len = dst.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					  sizeof(struct sockaddr_in);
+	fd = socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, dst, len) && errno != EINPROGRESS &&
-	    errno != ECONNREFUSED) {
+	if (connect(fd, (struct sockaddr *)&dst, len) &&
+	    errno != EINPROGRESS && errno != ECONNREFUSED) {
 		close(fd);
 		return -1;
 	}
@@ -600,7 +610,6 @@ int rmx__ofi_connect(struct rmx__tp *base, const struct sockaddr *src,
 	/* An address the AV refuses is one nobody listens at: closed later. */
 	c->start_err = shm_absent(tp, name) ? -ECONNREFUSED :
 		       peer_get(tp, name, len, &c->lpeer);
-	c->probe_fd = tp->str_addr ? -1 : probe_start(dst);
 	*out = &c->base;
 	return 0;
 }
@@ -812,6 +821,8 @@ void rmx__ofi_ctrl_sent(struct ofi_tp *tp, struct ofi_ctrl_tx *t, int status)
 	ctrl_put(tp, t);
 	if (!c)
 		return;
+	if (type == CTRL_CONNECT && !status)
+		c->probe_at = INT64_MAX;	/* the listener's endpoint took it */
 	if (type == CTRL_CONNECT && status && c->state == OFI_C_REQUESTED) {
 		/* The listener's endpoint is not there. */
 		conn_close(c, status == -ETIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED);
@@ -826,6 +837,26 @@ void rmx__ofi_ctrl_sent(struct ofi_tp *tp, struct ofi_ctrl_tx *t, int status)
 }
 
 /* Progress ------------------------------------------------------------- */
+
+/* A CONNECT still unsent: is anyone listening there (probe_start)? */
+static void probe(struct ofi_tp *tp, struct ofi_conn *c)
+{
+	bool refused = false;
+
+	if (c->probe_fd < 0) {
+		c->probe_fd = probe_start(tp, c->lpeer);
+		if (c->probe_fd < 0) {
+			c->probe_at = INT64_MAX;
+			return;
+		}
+	}
+	if (!probe_done(c, &refused))
+		return;
+	/* Someone is there: its answer will come. */
+	c->probe_at = INT64_MAX;
+	if (refused)
+		conn_close(c, -ECONNREFUSED);
+}
 
 static void start(struct ofi_tp *tp, struct ofi_conn *c)
 {
@@ -854,6 +885,7 @@ static void start(struct ofi_tp *tp, struct ofi_conn *c)
 		conn_close(c, -ECONNREFUSED);
 		return;
 	}
+	c->probe_at = tp->str_addr ? INT64_MAX : rmx__now_ms() + OFI_PROBE_MS;
 	if (ctrl_send(tp, c->lpeer->fi_addr, c->token, &m))
 		conn_close(c, -ENOBUFS);
 }
@@ -871,7 +903,8 @@ int rmx__ofi_cm_progress(struct ofi_tp *tp)
 						       node);
 
 		if (c->state == OFI_C_START ||
-		    (c->state == OFI_C_REQUESTED && now >= c->deadline_ms))
+		    (c->state == OFI_C_REQUESTED &&
+		     (now >= c->deadline_ms || now >= c->probe_at)))
 			tokens[n++] = c->token;
 	}
 	for (i = 0; i < n; i++) {
@@ -879,18 +912,12 @@ int rmx__ofi_cm_progress(struct ofi_tp *tp)
 
 		if (!c)
 			continue;
-		if (c->state == OFI_C_START && c->probe_fd >= 0) {
-			bool refused = false;
-
-			if (!probe_done(c, &refused))
-				continue;
-			if (refused && !c->start_err)
-				c->start_err = -ECONNREFUSED;
-		}
 		if (c->state == OFI_C_START)
 			start(tp, c);
-		else if (c->state == OFI_C_REQUESTED)
+		else if (now >= c->deadline_ms)
 			conn_close(c, -ETIMEDOUT);
+		else
+			probe(tp, c);
 	}
 	return n;
 }
@@ -906,8 +933,15 @@ int64_t rmx__ofi_cm_deadline(const struct ofi_tp *tp)
 
 		if (c->state == OFI_C_START)
 			return 0;
-		if (c->state == OFI_C_REQUESTED && c->deadline_ms < first)
+		if (c->state != OFI_C_REQUESTED)
+			continue;
+		/* A running probe is looked at as often as the loop turns. */
+		if (c->probe_fd >= 0)
+			return 0;
+		if (c->deadline_ms < first)
 			first = c->deadline_ms;
+		if (c->probe_at < first)
+			first = c->probe_at;
 	}
 	return first;
 }

@@ -187,6 +187,7 @@ struct ofi_conn {
 	int start_err;		/* active: the listener's address was bad */
 	struct ofi_peer *lpeer;	/* active: the listener's endpoint */
 	int probe_fd;		/* active, tcp: is anyone listening? */
+	int64_t probe_at;	/* when to ask, INT64_MAX: never */
 	struct rmx__list owed;	/* tp->ready: has ops to deliver */
 	bool in_ready;
 	uint32_t token;		/* ours: the peer puts it in its data */
