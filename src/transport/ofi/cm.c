@@ -113,8 +113,8 @@ static void ctrl_put(struct ofi_tp *tp, struct ofi_ctrl_tx *t)
 	}
 }
 
-/* Queues a control message to dst; -ENOBUFS when none can be had. */
-static int ctrl_send(struct ofi_tp *tp, fi_addr_t dst, uint32_t token,
+/* Queues a control message to peer; -ENOBUFS when none can be had. */
+static int ctrl_send(struct ofi_tp *tp, struct ofi_peer *peer, uint32_t token,
 		     const struct ctrl_msg *m)
 {
 	struct ofi_ctrl_tx *t = ctrl_get(tp);
@@ -141,7 +141,7 @@ static int ctrl_send(struct ofi_tp *tp, fi_addr_t dst, uint32_t token,
 	if (m->priv_len)
 		memcpy(b + CTRL_HDR + m->namelen, m->priv, m->priv_len);
 	t->len = (uint32_t)(CTRL_HDR + m->namelen + m->priv_len);
-	t->dst = dst;
+	t->peer = peer;
 	t->token = token;
 	t->type = m->type;
 	rmx__ofi_ctrl_queue(tp, t);
@@ -242,6 +242,8 @@ static int peer_get(struct ofi_tp *tp, const uint8_t *name, size_t len,
 		return -ENOMEM;
 	memcpy(p->name, name, len);
 	p->namelen = len;
+	rmx__list_init(&p->backlog);
+	rmx__list_init(&p->busy);
 	ret = fi_av_insert(tp->st.av, p->name, 1, &p->fi_addr, 0, NULL);
 	if (ret != 1) {
 		free(p);
@@ -319,8 +321,18 @@ static void conn_free(struct ofi_conn *c)
 	struct ofi_tp *tp = c->tp;
 
 	rmx__ofi_conn_orphan(c);
+	if (c->lpeer)
+		rmx__ofi_backlog_drop(tp, c->lpeer, c->token);
 	if (c->probe_fd >= 0)
 		close(c->probe_fd);
+	/* Arrivals waiting for an earlier one: their buffers come back. */
+	while (c->early) {
+		struct ofi_rx *rx = c->early;
+
+		c->early = rx->next_free;
+		rx->next_free = tp->orphans;
+		tp->orphans = rx;
+	}
 	if (c->in_ready)
 		rmx__list_del(&c->owed);
 	rmx__list_del(&c->node);
@@ -338,7 +350,7 @@ static void send_disconnect(struct ofi_conn *c, int status)
 	};
 
 	if (c->peer)
-		ctrl_send(c->tp, c->peer->fi_addr, 0, &m);
+		ctrl_send(c->tp, c->peer, 0, &m);
 }
 
 /* Ends c with conn_closed(status), once. */
@@ -348,6 +360,9 @@ static void conn_close(struct ofi_conn *c, int status)
 
 	if (c->state == OFI_C_CLOSED)
 		return;
+	/* An unsent CONNECT must not reach a listener that comes up later. */
+	if (c->state == OFI_C_REQUESTED && c->lpeer)
+		rmx__ofi_backlog_drop(tp, c->lpeer, c->token);
 	c->state = OFI_C_CLOSED;
 	if (!c->failed)
 		c->failed = status;
@@ -514,12 +529,13 @@ void rmx__ofi_listener_close(struct rmx__tp_listener *base)
 /* Connecting ----------------------------------------------------------- */
 
 /*
- * tcp's RDM layer (rxm) retries a refused connection for ever and reports
- * nothing, so a connect to a port nobody listens at would only time out.
- * When a CONNECT is not even sent after OFI_PROBE_MS, a plain TCP
- * connect to the listener's address tells the two apart; the listener,
- * if there is one, drops it (no request comes), and tcp keeps a little
- * memory for it: not on every connect. -1: no probe.
+ * tcp's RDM layer (rxm) reports a refused connection to nobody: the
+ * CONNECT just stays unsent (-FI_EAGAIN), as it does while a slow
+ * listener accepts. When it is still unsent after OFI_PROBE_MS, a plain
+ * TCP connect to the listener's address tells the two apart. A probe
+ * that got through is reset, not closed: libfabric 1.17's tcp listener
+ * spins on a connection that ends cleanly before its CM header. -1: no
+ * probe.
  */
 #define OFI_PROBE_MS 100
 
@@ -549,6 +565,7 @@ static int probe_start(const struct ofi_tp *tp, const struct ofi_peer *lp)
 static int probe_done(struct ofi_conn *c, bool *refused)
 {
 	struct pollfd p = { .fd = c->probe_fd, .events = POLLOUT };
+	struct linger rst = { .l_onoff = 1, .l_linger = 0 };
 	socklen_t len = sizeof(int);
 	int err = 0;
 
@@ -557,10 +574,12 @@ static int probe_done(struct ofi_conn *c, bool *refused)
 	if (getsockopt(c->probe_fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		err = errno;
 	*refused = err == ECONNREFUSED;
+	setsockopt(c->probe_fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 	close(c->probe_fd);
 	c->probe_fd = -1;
 	return 1;
 }
+
 
 /*
  * Whether shm has no endpoint of that name: its AV takes any name and its
@@ -607,6 +626,8 @@ int rmx__ofi_connect(struct rmx__tp *base, const struct sockaddr *src,
 		memcpy(c->priv, priv, priv_len);
 	c->deadline_ms = rmx__now_ms() + (timeout_ms ? timeout_ms : 30000);
 	c->state = OFI_C_START;
+	memcpy(c->lname, name, len);
+	c->lnamelen = len;
 	/* An address the AV refuses is one nobody listens at: closed later. */
 	c->start_err = shm_absent(tp, name) ? -ECONNREFUSED :
 		       peer_get(tp, name, len, &c->lpeer);
@@ -653,14 +674,25 @@ int rmx__ofi_conn_addr(const struct rmx__tp_conn *conn,
 	const struct ofi_tp *tp = c->tp;
 	int ret = 0;
 
-	if (local)
+	/*
+	 * As TCP names them: an accepted connection's local address is the
+	 * listener's, and the initiator's peer is the address it connected
+	 * to, though the data goes between the main endpoints.
+	 */
+	if (local && c->passive)
+		ret = rmx__ofi_name_to_sa(tp, c->lname, c->lnamelen, local);
+	else if (local)
 		ret = rmx__ofi_name_to_sa(tp, tp->st.name, tp->st.namelen,
 					  local);
 	if (!ret && peer) {
 		if (!c->peer)
 			return -ENOTCONN;
-		ret = rmx__ofi_name_to_sa(tp, c->peer->name, c->peer->namelen,
-					  peer);
+		if (c->passive)
+			ret = rmx__ofi_name_to_sa(tp, c->peer->name,
+						  c->peer->namelen, peer);
+		else
+			ret = rmx__ofi_name_to_sa(tp, c->lname, c->lnamelen,
+						  peer);
 	}
 	return ret;
 }
@@ -705,12 +737,14 @@ static void on_connect(struct ofi_tp *tp, struct ofi_listener *l,
 	if (!c) {
 		r.type = CTRL_REJECT;
 		r.status = -ENOMEM;
-		ctrl_send(tp, peer->fi_addr, 0, &r);
+		ctrl_send(tp, peer, 0, &r);
 		return;
 	}
 	c->peer = peer;
 	c->peer_token = m->src;
 	c->state = OFI_C_REQUEST;
+	memcpy(c->lname, l->st.name, l->st.namelen);
+	c->lnamelen = l->st.namelen;
 	token = c->token;
 	if (rmx__ofi_name_to_sa(tp, m->name, m->namelen, &ss))
 		memset(&ss, 0, sizeof(ss));
@@ -723,7 +757,7 @@ static void on_connect(struct ofi_tp *tp, struct ofi_listener *l,
 	if (ret || !c) {
 		r.type = CTRL_REJECT;
 		r.status = ret ? ret : -ECONNABORTED;
-		ctrl_send(tp, peer->fi_addr, 0, &r);
+		ctrl_send(tp, peer, 0, &r);
 		if (c)
 			conn_free(c);
 		return;
@@ -736,7 +770,7 @@ static void on_connect(struct ofi_tp *tp, struct ofi_listener *l,
 	if (ret) {
 		r.type = CTRL_REJECT;
 		r.status = -ECONNABORTED;
-		ctrl_send(tp, peer->fi_addr, 0, &r);
+		ctrl_send(tp, peer, 0, &r);
 		conn_close(c, -ECONNABORTED);
 		return;
 	}
@@ -745,7 +779,7 @@ static void on_connect(struct ofi_tp *tp, struct ofi_listener *l,
 	r.priv = c->priv;
 	r.priv_len = c->priv_len;
 	c->state = OFI_C_ACCEPTING;
-	if (ctrl_send(tp, peer->fi_addr, c->token, &r))
+	if (ctrl_send(tp, peer, c->token, &r))
 		conn_close(c, -ENOBUFS);
 }
 
@@ -767,7 +801,7 @@ static void on_accept(struct ofi_tp *tp, const struct ctrl_msg *m)
 		struct ctrl_msg d = { .type = CTRL_DISCONNECT, .src = m->dst,
 				      .dst = m->src, .status = -ECONNABORTED };
 
-		ctrl_send(tp, peer->fi_addr, 0, &d);
+		ctrl_send(tp, peer, 0, &d);
 		return;
 	}
 	c->peer = peer;
@@ -792,6 +826,8 @@ void rmx__ofi_ctrl_recv(struct ofi_tp *tp, struct ofi_listener *l,
 			  m.type);
 		return;
 	}
+	rmx__dbg("ofi: control %u from token %#x to %#x, status %d",
+		 m.type, m.src, m.dst, m.status);
 	switch (m.type) {
 	case CTRL_CONNECT:
 		on_connect(tp, l, &m);
@@ -814,11 +850,14 @@ void rmx__ofi_ctrl_recv(struct ofi_tp *tp, struct ofi_listener *l,
 
 void rmx__ofi_ctrl_sent(struct ofi_tp *tp, struct ofi_ctrl_tx *t, int status)
 {
-	struct ofi_conn *c = t->token ?
-		rmx__ofi_conn_by_token(tp, t->token) : NULL;
+	uint32_t token = t->token;
+	struct ofi_conn *c = token ? rmx__ofi_conn_by_token(tp, token) : NULL;
 	uint8_t type = t->type;
 
 	ctrl_put(tp, t);
+	if (status)
+		rmx__dbg("ofi: control %u for token %#x failed: %s", type,
+			 token, strerror(-status));
 	if (!c)
 		return;
 	if (type == CTRL_CONNECT && !status)
@@ -838,14 +877,48 @@ void rmx__ofi_ctrl_sent(struct ofi_tp *tp, struct ofi_ctrl_tx *t, int status)
 
 /* Progress ------------------------------------------------------------- */
 
+/* Nobody listens where p is: every connect to it still asking ends. */
+static void refused_at(struct ofi_tp *tp, struct ofi_peer *p)
+{
+	uint32_t tokens[64];
+	struct rmx__list *pos;
+	int n, i;
+
+	do {
+		n = 0;
+		for (pos = tp->conns.next; pos != &tp->conns && n < 64;
+		     pos = pos->next) {
+			struct ofi_conn *c =
+				rmx__container_of(pos, struct ofi_conn, node);
+
+			if (c->lpeer == p && c->state == OFI_C_REQUESTED)
+				tokens[n++] = c->token;
+		}
+		for (i = 0; i < n; i++) {
+			struct ofi_conn *c = rmx__ofi_conn_by_token(tp, tokens[i]);
+
+			if (c)
+				conn_close(c, -ECONNREFUSED);
+		}
+	} while (n == 64);
+}
+
 /* A CONNECT still unsent: is anyone listening there (probe_start)? */
 static void probe(struct ofi_tp *tp, struct ofi_conn *c)
 {
 	bool refused = false;
 
+	if (!c->lpeer) {
+		conn_close(c, -ECONNREFUSED);
+		return;
+	}
 	if (c->probe_fd < 0) {
 		c->probe_fd = probe_start(tp, c->lpeer);
-		if (c->probe_fd < 0) {
+		if (!c->lpeer) {
+		conn_close(c, -ECONNREFUSED);
+		return;
+	}
+	if (c->probe_fd < 0) {
 			c->probe_at = INT64_MAX;
 			return;
 		}
@@ -855,7 +928,7 @@ static void probe(struct ofi_tp *tp, struct ofi_conn *c)
 	/* Someone is there: its answer will come. */
 	c->probe_at = INT64_MAX;
 	if (refused)
-		conn_close(c, -ECONNREFUSED);
+		refused_at(tp, c->lpeer);
 }
 
 static void start(struct ofi_tp *tp, struct ofi_conn *c)
@@ -886,7 +959,7 @@ static void start(struct ofi_tp *tp, struct ofi_conn *c)
 		return;
 	}
 	c->probe_at = tp->str_addr ? INT64_MAX : rmx__now_ms() + OFI_PROBE_MS;
-	if (ctrl_send(tp, c->lpeer->fi_addr, c->token, &m))
+	if (ctrl_send(tp, c->lpeer, c->token, &m))
 		conn_close(c, -ENOBUFS);
 }
 
@@ -962,8 +1035,8 @@ void rmx__ofi_cm_close(struct ofi_tp *tp)
 					    node));
 	while ((n = rmx__list_pop(&tp->peers)))
 		free(rmx__container_of(n, struct ofi_peer, node));
+	rmx__list_init(&tp->busy);
 	/* Control messages from the heap, queued or in flight. */
 	while ((n = rmx__list_pop(&tp->ctrl_heap)))
 		free(rmx__container_of(n, struct ofi_ctrl_tx, node));
-	rmx__list_init(&tp->backlog);
 }

@@ -11,6 +11,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "core/addr.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "transport/ofi/ofi.h"
@@ -524,6 +525,7 @@ static int ofi_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 {
 	struct ofi_tp *tp = calloc(1, sizeof(*tp));
 	struct fi_info *fi = NULL;
+	char where[64];
 	int ret;
 
 	if (!tp)
@@ -537,7 +539,7 @@ static int ofi_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 	rmx__list_init(&tp->conns);
 	rmx__list_init(&tp->listeners);
 	rmx__list_init(&tp->peers);
-	rmx__list_init(&tp->backlog);
+	rmx__list_init(&tp->busy);
 	rmx__list_init(&tp->ctrl_free);
 	rmx__list_init(&tp->ctrl_heap);
 	rmx__list_init(&tp->ready);
@@ -576,8 +578,17 @@ static int ofi_open(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 			 tp->devname, strerror(-ret));
 		goto fail;
 	}
-	rmx__info("opened ofi %s (max_recv %u, inline %u, %s%s%s)",
-		  tp->devname, tp->base.max_recv, tp->inject,
+	{
+		struct sockaddr_storage ss;
+
+		if (rmx__ofi_name_to_sa(tp, tp->st.name, tp->st.namelen, &ss))
+			strcpy(where, "?");
+		else
+			rmx__addr_format((struct sockaddr *)&ss, where,
+					 sizeof(where));
+	}
+	rmx__info("opened ofi %s at %s (max_recv %u, inline %u, %s%s%s)",
+		  tp->devname, where, tp->base.max_recv, tp->inject,
 		  tp->base.caps & RMX__TP_CAP_ORDERED ? "ordered" : "unordered",
 		  tp->base.caps & RMX__TP_CAP_ATOMIC ? ", atomics" : "",
 		  tp->st.cq_fd < 0 ? ", polled" : "");
@@ -610,23 +621,28 @@ static int ofi_host_addr(const struct rmx__tp *base,
 	return 0;
 }
 
-/* One receive's completion (status < 0: failed). */
-static void recv_done(struct ofi_tp *tp, struct ofi_rx *rx, uint64_t flags,
-		      uint64_t data, size_t len, int status)
+/* Hands rx's completion to the layer above, naming c (or none). */
+static void deliver_rx(struct ofi_tp *tp, struct ofi_rx *rx,
+		       struct ofi_conn *c)
 {
 	struct rmx__tp_comp comp = {
 		.wr_ctx = rx->wr_ctx,
 		.kind = RMX__TP_COMP_RECV,
-		.status = status,
-		.len = (uint32_t)len,
+		.status = rx->status,
+		.len = (uint32_t)rx->len,
 	};
-	struct ofi_conn *c = NULL;
+	uint32_t v;
 
-	if (flags & FI_REMOTE_CQ_DATA) {
-		c = rmx__ofi_conn_by_token(tp, (uint32_t)data & OFI_TOKEN_MASK);
-		if (data & OFI_DATA_IMM) {
+	if (!rx->status && (rx->data & OFI_DATA_IMM) &&
+	    (rx->flags & FI_REMOTE_CQ_DATA)) {
+		if (rx->len != OFI_NOTICE_LEN) {
+			comp.status = -EPROTO;
+		} else {
 			comp.has_imm = true;
-			comp.imm = (uint32_t)(data >> 32);
+			memcpy(&v, rx->buf, 4);
+			comp.imm = ntohl(v);
+			memcpy(&v, (const uint8_t *)rx->buf + 4, 4);
+			comp.len = ntohl(v);
 		}
 	}
 	/* A connection that failed or closed names none of its arrivals. */
@@ -638,6 +654,58 @@ static void recv_done(struct ofi_tp *tp, struct ofi_rx *rx, uint64_t flags,
 	tp->up->completion(tp->upctx, &comp);
 }
 
+void rmx__ofi_recv_done(struct ofi_tp *tp, struct ofi_rx *rx)
+{
+	struct ofi_conn *c = NULL;
+	uint32_t token, seq;
+
+	if (rx->flags & FI_REMOTE_CQ_DATA)
+		c = rmx__ofi_conn_by_token(tp, (uint32_t)rx->data &
+						       OFI_TOKEN_MASK);
+	if (!c) {
+		deliver_rx(tp, rx, NULL);
+		return;
+	}
+	seq = (uint32_t)(rx->data >> 32);
+	if (seq != c->rx_seq) {
+		rx->next_free = c->early;
+		c->early = rx;
+		return;
+	}
+	token = c->token;
+	for (;;) {
+		struct ofi_rx **pp;
+
+		c->rx_seq++;
+		deliver_rx(tp, rx, c);
+		/* The upcall may have destroyed it. */
+		c = rmx__ofi_conn_by_token(tp, token);
+		if (!c)
+			return;
+		for (pp = &c->early; *pp; pp = &(*pp)->next_free)
+			if ((uint32_t)((*pp)->data >> 32) == c->rx_seq)
+				break;
+		rx = *pp;
+		if (!rx)
+			return;
+		*pp = rx->next_free;
+	}
+}
+
+int rmx__ofi_orphans(struct ofi_tp *tp)
+{
+	int n = 0;
+
+	while (tp->orphans) {
+		struct ofi_rx *rx = tp->orphans;
+
+		tp->orphans = rx->next_free;
+		deliver_rx(tp, rx, NULL);
+		n++;
+	}
+	return n;
+}
+
 static void dispatch(struct ofi_tp *tp, struct ofi_listener *l,
 		     struct ofi_stack *st, void *ctx, uint64_t flags,
 		     uint64_t data, size_t len, int status)
@@ -647,7 +715,11 @@ static void dispatch(struct ofi_tp *tp, struct ofi_listener *l,
 
 	switch (oc->kind) {
 	case OFI_CTX_RX:
-		recv_done(tp, (struct ofi_rx *)oc, flags, data, len, status);
+		((struct ofi_rx *)oc)->flags = flags;
+		((struct ofi_rx *)oc)->data = data;
+		((struct ofi_rx *)oc)->len = len;
+		((struct ofi_rx *)oc)->status = status;
+		rmx__ofi_recv_done(tp, (struct ofi_rx *)oc);
 		break;
 	case OFI_CTX_OP:
 		rmx__ofi_op_done(tp, (struct ofi_op *)oc, status);
@@ -716,6 +788,7 @@ static int ofi_progress(struct rmx__tp *base)
 	    errno != EAGAIN)
 		return -errno;
 	rmx__ofi_backlog(tp);
+	total += rmx__ofi_orphans(tp);
 	n = poll_cq(tp, NULL, &tp->st);
 	if (n < 0)
 		return n;
@@ -771,8 +844,11 @@ static int ofi_arm(struct rmx__tp *base)
 	bool polled = tp->st.cq_fd < 0;
 	int ret;
 
-	if (!rmx__list_empty(&tp->ready) || !rmx__list_empty(&tp->backlog))
+	if (!rmx__list_empty(&tp->ready) || tp->orphans)
 		return -EAGAIN;
+	/* Sends waiting for a peer's connection: try again in a moment. */
+	if (!rmx__list_empty(&tp->busy))
+		polled = true;
 	ret = trywait(&tp->st);
 	for (pos = tp->listeners.next; !ret && pos != &tp->listeners;
 	     pos = pos->next) {

@@ -47,11 +47,15 @@
 
 /*
  * Remote CQ data of a data message: the receiver's connection token in
- * the low 31 bits; OFI_DATA_IMM marks the notice of a write with
- * immediate, whose immediate is the high 32 bits.
+ * the low 31 bits, the message's sequence number on its connection in
+ * the high 32 (rxm completes a rendezvous message after eager ones sent
+ * behind it: the receiver puts them back in order). OFI_DATA_IMM marks
+ * the notice of a write with immediate, whose payload is OFI_NOTICE_LEN
+ * bytes: the immediate and the write's length, in network order.
  */
 #define OFI_DATA_IMM (1ull << 31)
 #define OFI_TOKEN_MASK 0x7fffffffu
+#define OFI_NOTICE_LEN 8
 #define OFI_SLOT_BITS 20	/* token: generation above, slot below */
 #define OFI_MAX_CONNS (1u << OFI_SLOT_BITS)
 
@@ -81,8 +85,9 @@ struct ofi_ctx {
 	struct fi_context2 fctx;
 	enum ofi_ctx_kind kind;
 	/*
-	 * In tp->backlog: sends and control messages wait there, in post
-	 * order, while the tx queue is full or something is ahead of them.
+	 * In its peer's backlog: sends and control messages to one peer
+	 * wait there, in post order, while the provider says -FI_EAGAIN
+	 * (rxm: while it connects to that peer) or one is ahead of them.
 	 */
 	struct rmx__list pend;
 };
@@ -113,7 +118,7 @@ struct ofi_ctrl_rx {
 struct ofi_ctrl_tx {
 	struct ofi_ctx ctx;
 	struct rmx__list node;	/* ctrl_free, or ctrl_heap while in use */
-	fi_addr_t dst;
+	struct ofi_peer *peer;
 	uint32_t token;		/* whose CONNECT/ACCEPT, or 0 */
 	bool heap;		/* not from the registered pool */
 	uint8_t type;
@@ -125,22 +130,27 @@ struct ofi_ctrl_tx {
 struct ofi_peer {
 	struct rmx__list node;
 	fi_addr_t fi_addr;
+	struct rmx__list backlog;	/* struct ofi_ctx, by pend */
+	struct rmx__list busy;		/* in tp->busy while backlogged */
 	size_t namelen;
 	uint8_t name[OFI_NAME_MAX];
 };
 
-/* A shared receive. */
+/* A shared receive; what its completion said while it waits its turn. */
 struct ofi_rx {
 	struct ofi_ctx ctx;
 	uint64_t wr_ctx;
-	struct ofi_rx *next_free;
+	const void *buf;
+	struct ofi_rx *next_free;	/* free, early or orphaned */
+	uint64_t flags, data;
+	size_t len;
+	int status;
 };
 
 enum ofi_op_type {
 	OFI_OP_SEND,
 	OFI_OP_INJECT,		/* copied into the op, no completion */
-	OFI_OP_WRITE,
-	OFI_OP_INJECT_WRITE,
+	OFI_OP_WRITE,		/* inline too: it must report the target's error */
 	OFI_OP_READ,
 	OFI_OP_FETCH_ADD,
 	OFI_OP_CMP_SWAP,
@@ -192,6 +202,11 @@ struct ofi_conn {
 	bool in_ready;
 	uint32_t token;		/* ours: the peer puts it in its data */
 	uint32_t peer_token;
+	uint32_t tx_seq, rx_seq;	/* next message out, next to deliver */
+	struct ofi_rx *early;	/* arrived before rx_seq's message */
+	/* Passive: the listener's name, its local address (conn_addr). */
+	uint8_t lname[OFI_NAME_MAX];
+	size_t lnamelen;
 	struct ofi_peer *peer;
 	struct rmx__list node;	/* tp->conns */
 	struct rmx__list ops;	/* struct ofi_op, post order */
@@ -250,9 +265,11 @@ struct ofi_tp {
 	struct rmx__list peers;
 
 	struct ofi_rx *rx, *rx_free;
+	/* Arrivals held for a destroyed connection: delivered naming none. */
+	struct ofi_rx *orphans;
 	struct ofi_op *op_free;
 	struct rmx__list ops_all;
-	struct rmx__list backlog;	/* struct ofi_ctx: see its pend */
+	struct rmx__list busy;	/* peers with a backlog (ofi_ctx.pend) */
 	/* Connections with completions owed without a CQ entry (injects). */
 	struct rmx__list ready;
 
@@ -331,12 +348,19 @@ void rmx__ofi_op_done(struct ofi_tp *tp, struct ofi_op *op, int status);
 void rmx__ofi_conn_deliver(struct ofi_conn *c);
 /* Issues what the tx queue had no room for; injects' owed completions. */
 void rmx__ofi_backlog(struct ofi_tp *tp);
-/* Queues a control message behind every send posted before it. */
+/* Queues a control message behind every send to its peer before it. */
 void rmx__ofi_ctrl_queue(struct ofi_tp *tp, struct ofi_ctrl_tx *t);
+/* Drops what waits for room to peer from connection token (0: none). */
+void rmx__ofi_backlog_drop(struct ofi_tp *tp, struct ofi_peer *peer,
+			   uint32_t token);
 /* Marks c as having completions to deliver from progress. */
 void rmx__ofi_conn_owed(struct ofi_conn *c);
 /* conn_destroy: its ops' completions are dropped from now on. */
 void rmx__ofi_conn_orphan(struct ofi_conn *c);
+/* A receive's completion (ofi.c): in its connection's order. */
+void rmx__ofi_recv_done(struct ofi_tp *tp, struct ofi_rx *rx);
+/* Delivers the arrivals of destroyed connections. */
+int rmx__ofi_orphans(struct ofi_tp *tp);
 void rmx__ofi_ops_free(struct ofi_tp *tp);
 void *rmx__ofi_mr_desc(const struct rmx__tp_mr *mr);
 

@@ -4,9 +4,10 @@
  * in any order and keeps nothing of rmx's connections, so each connection
  * keeps its ops in post order and delivers their completions from the
  * oldest: once one fails, every later one completes flushed, as on an RC
- * queue pair. What the provider's tx queue has no room for waits in
- * tp->backlog, with the control messages, in post order.
+ * queue pair. What the provider has no room for yet waits in its peer's
+ * backlog, with the control messages to that peer, in post order.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,8 @@ static ssize_t write_op(struct fid_ep *ep, struct ofi_op *op, fi_addr_t dst)
 		.context = &op->ctx.fctx,
 	};
 
-	return fi_writemsg(ep, &msg, FI_COMPLETION | FI_DELIVERY_COMPLETE);
+	return fi_writemsg(ep, &msg, FI_COMPLETION | FI_DELIVERY_COMPLETE |
+				     (op->buf == op->inl ? FI_INJECT : 0));
 }
 
 /* Hands op to the provider: 0, -EAGAIN (no room), or an error. */
@@ -97,10 +99,6 @@ static int issue(struct ofi_tp *tp, struct ofi_op *op)
 		break;
 	case OFI_OP_WRITE:
 		ret = write_op(ep, op, dst);
-		break;
-	case OFI_OP_INJECT_WRITE:
-		ret = fi_inject_write(ep, op->inl, op->len, dst, op->raddr,
-				      op->key);
 		break;
 	case OFI_OP_READ:
 		ret = fi_read(ep, (void *)op->buf, op->len, op->desc, dst,
@@ -124,7 +122,7 @@ static int issue(struct ofi_tp *tp, struct ofi_op *op)
 		return rmx__ofi_errno((int)ret);
 	op->issued = true;
 	/* An inject is the provider's at once and completes nowhere. */
-	if (op->type == OFI_OP_INJECT || op->type == OFI_OP_INJECT_WRITE) {
+	if (op->type == OFI_OP_INJECT) {
 		op->done = true;
 		rmx__ofi_conn_owed(op->conn);
 	}
@@ -134,17 +132,31 @@ static int issue(struct ofi_tp *tp, struct ofi_op *op)
 static int ctrl_issue(struct ofi_tp *tp, struct ofi_ctrl_tx *t)
 {
 	void *desc = t->heap || !tp->ctx_mr ? NULL : fi_mr_desc(tp->ctx_mr);
-	ssize_t ret = fi_tsend(tp->st.ep, t->buf, t->len, desc, t->dst,
-			       OFI_TAG_CTRL, &t->ctx.fctx);
+	ssize_t ret = fi_tsend(tp->st.ep, t->buf, t->len, desc,
+			       t->peer->fi_addr, OFI_TAG_CTRL, &t->ctx.fctx);
 
 	return ret ? rmx__ofi_errno((int)ret) : 0;
 }
 
+static void backlog_add(struct ofi_tp *tp, struct ofi_peer *p,
+			struct ofi_ctx *x)
+{
+	if (rmx__list_empty(&p->backlog))
+		rmx__list_add_tail(&tp->busy, &p->busy);
+	rmx__list_add_tail(&p->backlog, &x->pend);
+}
+
+static void backlog_del(struct ofi_peer *p, struct ofi_ctx *x)
+{
+	rmx__list_del(&x->pend);
+	if (rmx__list_empty(&p->backlog))
+		rmx__list_del(&p->busy);
+}
+
 void rmx__ofi_ctrl_queue(struct ofi_tp *tp, struct ofi_ctrl_tx *t)
 {
-	rmx__list_init(&t->ctx.pend);
-	rmx__list_add_tail(&tp->backlog, &t->ctx.pend);
 	/* Sent from progress: a post call never completes anything. */
+	backlog_add(tp, t->peer, &t->ctx);
 }
 
 /*
@@ -158,10 +170,10 @@ static int enqueue(struct ofi_tp *tp, struct ofi_op *op, bool first)
 	int ret = -EAGAIN;
 
 	rmx__list_add_tail(&c->ops, &op->node);
-	if (rmx__list_empty(&tp->backlog))
+	if (rmx__list_empty(&c->peer->backlog))
 		ret = issue(tp, op);
 	if (ret == -EAGAIN) {
-		rmx__list_add_tail(&tp->backlog, &op->ctx.pend);
+		backlog_add(tp, c->peer, &op->ctx);
 		op->in_backlog = true;
 		return 0;
 	}
@@ -203,35 +215,44 @@ int rmx__ofi_post_recv(struct rmx__tp *base, void *buf, uint32_t len,
 	}
 	tp->rx_free = rx->next_free;
 	rx->wr_ctx = wr_ctx;
+	rx->buf = buf;
 	return 0;
 }
 
-/* A send of len bytes carrying data: copied inline when mr is NULL. */
+/*
+ * A message of len bytes: copied inline when mr is NULL. Its remote CQ
+ * data names the peer's connection and the message's place on it.
+ */
 static int send_op(struct ofi_conn *c, const void *buf, uint32_t len,
-		   struct rmx__tp_mr *mr, uint64_t data, uint64_t wr_ctx,
+		   struct rmx__tp_mr *mr, uint64_t flags, uint64_t wr_ctx,
 		   bool first)
 {
 	struct ofi_tp *tp = c->tp;
 	struct ofi_op *op;
 
-	if (!mr && len > tp->inject)
+	if (!mr && len > tp->inject && len > OFI_NOTICE_LEN)
 		return -EINVAL;
+	if (!mr && len > tp->inject && tp->local_mr)
+		return -EOPNOTSUPP;	/* a notice needs inject room here */
 	op = op_new(tp);
 	if (!op)
 		return -ENOMEM;
 	op->conn = c;
 	op->wr_ctx = wr_ctx;
 	op->len = len;
-	op->data = data;
-	if (!mr && tp->inject) {
-		op->type = OFI_OP_INJECT;
+	op->data = c->peer_token | flags | (uint64_t)c->tx_seq << 32;
+	if (!mr) {
 		if (len)
 			memcpy(op->inl, buf, len);
+		/* Within inject_size: the provider's at once. */
+		op->type = len <= tp->inject ? OFI_OP_INJECT : OFI_OP_SEND;
+		op->buf = len ? op->inl : NULL;
 	} else {
 		op->type = OFI_OP_SEND;
 		op->buf = len ? buf : NULL;
 		op->desc = rmx__ofi_mr_desc(mr);
 	}
+	c->tx_seq++;
 	return enqueue(tp, op, first);
 }
 
@@ -243,7 +264,19 @@ int rmx__ofi_post_send(struct rmx__tp_conn *conn, const void *buf,
 
 	if (ret)
 		return ret;
-	return send_op(c, buf, len, mr, c->peer_token, wr_ctx, true);
+	if (!mr && len > c->tp->inject)
+		return -EINVAL;
+	return send_op(c, buf, len, mr, 0, wr_ctx, true);
+}
+
+/* The notice of a write with imm: the immediate and the write's length. */
+static int notice_op(struct ofi_conn *c, uint32_t imm, uint32_t len,
+		     uint64_t wr_ctx, bool first)
+{
+	uint32_t w[2] = { htonl(imm), htonl(len) };
+
+	return send_op(c, w, OFI_NOTICE_LEN, NULL, OFI_DATA_IMM, wr_ctx,
+		       first);
 }
 
 /* The target address: an offset from the region's start without VIRT_ADDR. */
@@ -261,7 +294,6 @@ int rmx__ofi_post_rma(struct rmx__tp_conn *conn,
 	struct ofi_tp *tp = c->tp;
 	struct ofi_op *op;
 	int ret = check_conn(c);
-	uint64_t data;
 
 	if (ret)
 		return ret;
@@ -271,11 +303,8 @@ int rmx__ofi_post_rma(struct rmx__tp_conn *conn,
 	if ((rma->op == RMX__TP_READ && !rma->mr && rma->len) ||
 	    (!rma->mr && rma->len > tp->inject))
 		return -EINVAL;
-	if (rma->op == RMX__TP_WRITE_IMM && !rma->len) {
-		/* A notice alone. */
-		data = c->peer_token | OFI_DATA_IMM | (uint64_t)rma->imm << 32;
-		return send_op(c, NULL, 0, NULL, data, wr_ctx, true);
-	}
+	if (rma->op == RMX__TP_WRITE_IMM && !rma->len)
+		return notice_op(c, rma->imm, 0, wr_ctx, true);	/* alone */
 	op = op_new(tp);
 	if (!op)
 		return -ENOMEM;
@@ -289,9 +318,12 @@ int rmx__ofi_post_rma(struct rmx__tp_conn *conn,
 	switch (rma->op) {
 	case RMX__TP_WRITE:
 	case RMX__TP_WRITE_IMM:
-		op->type = rma->mr ? OFI_OP_WRITE : OFI_OP_INJECT_WRITE;
-		if (!rma->mr)
+		/* Inline: copied, and still completed by the target (write_op). */
+		op->type = OFI_OP_WRITE;
+		if (!rma->mr) {
 			memcpy(op->inl, rma->buf, rma->len);
+			op->buf = op->inl;
+		}
 		break;
 	case RMX__TP_READ:
 		op->type = OFI_OP_READ;
@@ -330,8 +362,7 @@ int rmx__ofi_post_rma(struct rmx__tp_conn *conn,
 	ret = enqueue(tp, op, true);
 	if (ret)
 		return ret;
-	data = c->peer_token | OFI_DATA_IMM | (uint64_t)rma->imm << 32;
-	return send_op(c, NULL, 0, NULL, data, wr_ctx, false);
+	return notice_op(c, rma->imm, rma->len, wr_ctx, false);
 }
 
 void rmx__ofi_op_done(struct ofi_tp *tp, struct ofi_op *op, int status)
@@ -366,7 +397,7 @@ void rmx__ofi_conn_deliver(struct ofi_conn *c)
 				rmx__container_of(pos, struct ofi_op, node);
 
 			if (op->in_backlog) {
-				rmx__list_del(&op->ctx.pend);
+				backlog_del(c->peer, &op->ctx);
 				op->in_backlog = false;
 				op->done = true;
 				op->status = -ECANCELED;
@@ -423,7 +454,7 @@ void rmx__ofi_conn_orphan(struct ofi_conn *c)
 		struct ofi_op *op = rmx__container_of(n, struct ofi_op, node);
 
 		if (op->in_backlog)
-			rmx__list_del(&op->ctx.pend);
+			backlog_del(c->peer, &op->ctx);
 		/* Issued and not completed: the CQ entry frees it later. */
 		if (op->issued && !op->done)
 			op->conn = NULL;
@@ -432,12 +463,11 @@ void rmx__ofi_conn_orphan(struct ofi_conn *c)
 	}
 }
 
-void rmx__ofi_backlog(struct ofi_tp *tp)
+/* Issues what waits for p, in order, until the provider says -EAGAIN. */
+static void backlog_peer(struct ofi_tp *tp, struct ofi_peer *p)
 {
-	struct rmx__list *n;
-
-	while (!rmx__list_empty(&tp->backlog)) {
-		struct ofi_ctx *x = rmx__container_of(tp->backlog.next,
+	while (!rmx__list_empty(&p->backlog)) {
+		struct ofi_ctx *x = rmx__container_of(p->backlog.next,
 						      struct ofi_ctx, pend);
 		int ret;
 
@@ -446,8 +476,8 @@ void rmx__ofi_backlog(struct ofi_tp *tp)
 
 			ret = issue(tp, op);
 			if (ret == -EAGAIN)
-				break;
-			rmx__list_del(&x->pend);
+				return;
+			backlog_del(p, x);
 			op->in_backlog = false;
 			if (ret) {
 				op->done = true;
@@ -459,11 +489,43 @@ void rmx__ofi_backlog(struct ofi_tp *tp)
 
 			ret = ctrl_issue(tp, t);
 			if (ret == -EAGAIN)
-				break;
-			rmx__list_del(&x->pend);
+				return;
+			backlog_del(p, x);
 			if (ret)
 				rmx__ofi_ctrl_sent(tp, t, ret);
 		}
+	}
+}
+
+void rmx__ofi_backlog_drop(struct ofi_tp *tp, struct ofi_peer *p,
+			   uint32_t token)
+{
+	struct rmx__list *pos, *next;
+
+	for (pos = p->backlog.next; pos != &p->backlog; pos = next) {
+		struct ofi_ctx *x = rmx__container_of(pos, struct ofi_ctx, pend);
+		struct ofi_ctrl_tx *t = (struct ofi_ctrl_tx *)x;
+
+		next = pos->next;
+		if (x->kind == OFI_CTX_CTRL_TX && t->token == token) {
+			backlog_del(p, x);
+			t->token = 0;
+			rmx__ofi_ctrl_sent(tp, t, -ECANCELED);
+		}
+	}
+}
+
+void rmx__ofi_backlog(struct ofi_tp *tp)
+{
+	struct rmx__list todo, *n;
+
+	/* Upcalls on the way may empty any peer's backlog: one at a time. */
+	rmx__list_init(&todo);
+	while ((n = rmx__list_pop(&tp->busy)))
+		rmx__list_add_tail(&todo, n);
+	while ((n = rmx__list_pop(&todo))) {
+		rmx__list_add_tail(&tp->busy, n);
+		backlog_peer(tp, rmx__container_of(n, struct ofi_peer, busy));
 	}
 	while ((n = rmx__list_pop(&tp->ready))) {
 		struct ofi_conn *c = rmx__container_of(n, struct ofi_conn, owed);
