@@ -427,9 +427,6 @@ void rmx__ofi_peer_fail(struct ofi_tp *tp, struct ofi_peer *peer, int status)
 
 /* Listeners ------------------------------------------------------------ */
 
-#define OFI_PORT_LO 20000
-#define OFI_PORT_SPAN 40000
-
 static int listen_at(struct ofi_tp *tp, struct ofi_listener *l,
 		     const struct sockaddr *sa, int port)
 {
@@ -478,20 +475,21 @@ int rmx__ofi_listen(struct rmx__tp *base, const struct sockaddr *sa,
 	l->base.owner = owner;
 	l->tp = tp;
 	if (tp->str_addr && !port) {
-		/* shm binds no port 0: a free one, at random. */
+		/* shm binds no port 0: a free one. */
 		ret = -EADDRINUSE;
 		for (tries = 0; ret == -EADDRINUSE && tries < 64; tries++) {
-			port = OFI_PORT_LO +
-			       (int)(((uint64_t)rmx__now_ms() * 31 +
-				      (uint64_t)tries * 7919 + (uintptr_t)l) %
-				     OFI_PORT_SPAN);
+			port = rmx__ofi_free_port();
+			if (port < 0)
+				break;
 			ret = listen_at(tp, l, sa, port);
-			if (ret == -EEXIST)
+			if (ret == -EEXIST || ret == -EBUSY)
 				ret = -EADDRINUSE;
 		}
+	} else if (tp->str_addr && rmx__ofi_port_taken(port)) {
+		ret = -EADDRINUSE;	/* see rmx__ofi_free_port() */
 	} else {
 		ret = listen_at(tp, l, sa, port);
-		if (ret == -EEXIST)
+		if (ret == -EEXIST || ret == -EBUSY)
 			ret = -EADDRINUSE;
 	}
 	if (!ret)
@@ -585,16 +583,9 @@ static int probe_done(struct ofi_conn *c, bool *refused)
  * Whether shm has no endpoint of that name: its AV takes any name and its
  * sends to one nobody created fault, so rmx looks for the region first.
  */
-static bool shm_absent(const struct ofi_tp *tp, const uint8_t *name)
+static bool shm_absent(const struct ofi_tp *tp, const struct sockaddr *dst)
 {
-	char path[OFI_NAME_MAX + 16];
-	const char *tag;
-
-	if (!tp->str_addr)
-		return false;
-	tag = strstr((const char *)name, PORT_TAG);
-	snprintf(path, sizeof(path), "/dev/shm/%s", tag ? tag : "");
-	return access(path, F_OK) != 0;
+	return tp->str_addr && !rmx__ofi_port_taken(sa_port(dst));
 }
 
 int rmx__ofi_connect(struct rmx__tp *base, const struct sockaddr *src,
@@ -629,7 +620,7 @@ int rmx__ofi_connect(struct rmx__tp *base, const struct sockaddr *src,
 	memcpy(c->lname, name, len);
 	c->lnamelen = len;
 	/* An address the AV refuses is one nobody listens at: closed later. */
-	c->start_err = shm_absent(tp, name) ? -ECONNREFUSED :
+	c->start_err = shm_absent(tp, dst) ? -ECONNREFUSED :
 		       peer_get(tp, name, len, &c->lpeer);
 	*out = &c->base;
 	return 0;

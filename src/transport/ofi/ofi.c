@@ -165,6 +165,38 @@ static int wildcard(struct fi_info *fi)
 #define OFI_PORT_LO 20000
 #define OFI_PORT_SPAN 40000
 
+bool rmx__ofi_port_taken(int port)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/shm/rmx-ofi-%d", port);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * A shm port no endpoint holds now, or -EADDRINUSE. Never try a taken
+ * one: libfabric 1.17's shm, finding a name in use by a live process,
+ * unlinks it (util_shm.c, smr_retry_map) and so hides that endpoint
+ * from everyone who has not reached it yet.
+ */
+int rmx__ofi_free_port(void)
+{
+	static unsigned int seq;
+	unsigned int i;
+
+	for (i = 0; i < 1000; i++) {
+		uint64_t r = (uint64_t)getpid() * 2654435761u +
+			     (uint64_t)__atomic_fetch_add(&seq, 1,
+							  __ATOMIC_RELAXED) *
+				     7919u;
+		int port = OFI_PORT_LO + (int)(r % OFI_PORT_SPAN);
+
+		if (!rmx__ofi_port_taken(port))
+			return port;
+	}
+	return -EADDRINUSE;
+}
+
 static int getname(struct ofi_stack *st)
 {
 	size_t len = sizeof(st->name);
@@ -342,10 +374,10 @@ static int open_main(struct ofi_tp *tp, struct fi_info *fi)
 	fi_freeinfo(fi);
 	for (tries = 0; tries < 64; tries++) {
 		char name[64];
-		uint64_t r = (uint64_t)rmx__now_ms() * 7919 + tries * 104729u +
-			     (uint64_t)getpid();
-		int port = OFI_PORT_LO + (int)(r % OFI_PORT_SPAN);
+		int port = rmx__ofi_free_port();
 
+		if (port < 0)
+			return port;
 		rmx__ofi_port_name(port, name, sizeof(name));
 		ret = find_info(tp, tp->prov, name, FI_SOURCE, &st->info);
 		if (!ret)
@@ -353,7 +385,8 @@ static int open_main(struct ofi_tp *tp, struct fi_info *fi)
 		if (ret)
 			return rmx__ofi_errno(ret);
 		ret = open_objects(tp, st);
-		if (ret != -EEXIST && ret != -EADDRINUSE)
+		/* Taken since we looked: another one. */
+		if (ret != -EEXIST && ret != -EADDRINUSE && ret != -EBUSY)
 			goto named;
 		rmx__ofi_stack_close(tp, st);
 	}
@@ -896,16 +929,55 @@ static int reg_one(struct ofi_tp *tp, struct ofi_mr *m, void *addr,
 	return ret;
 }
 
+/*
+ * Whether [addr, addr + len) is mapped, and writable if write: 0 or
+ * -EFAULT. Software providers pin nothing, so a registration of pages
+ * the process may not write would succeed and the provider would fault
+ * writing them; verbs refuses such a registration, and so does rmx here.
+ */
+static int check_pages(const void *addr, size_t len, bool write)
+{
+	uintptr_t cur = (uintptr_t)addr, end = cur + len;
+	unsigned long lo, hi;
+	char perm[5], line[512];
+	FILE *f;
+
+	if (!len)
+		return 0;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return 0;	/* cannot tell: let the provider try */
+	while (cur < end && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) != 3 ||
+		    hi <= cur)
+			continue;
+		if (lo > cur || perm[0] != 'r' || (write && perm[1] != 'w'))
+			break;
+		cur = hi;
+	}
+	fclose(f);
+	return cur >= end ? 0 : -EFAULT;
+}
+
 static int ofi_mr_reg(struct rmx__tp *base, void *addr, size_t len,
 		      unsigned int access, struct rmx__tp_mr **out)
 {
 	struct ofi_tp *tp = (struct ofi_tp *)base;
 	struct ofi_mr *m;
 	uint64_t acc = FI_SEND | FI_RECV | FI_READ | FI_WRITE, key = 0;
-	int ret = -FI_ENOKEY, tries;
+	int ret, tries;
 
 	if (access & RMX__TP_ON_DEMAND)
 		return -EOPNOTSUPP;
+	ret = check_pages(addr, len, access & (RMX__TP_LOCAL_WRITE |
+					       RMX__TP_REMOTE_WRITE |
+					       RMX__TP_REMOTE_ATOMIC));
+	if (ret) {
+		rmx__err("ofi: cannot register %p, %zu bytes: not all mapped%s",
+			 addr, len, access & RMX__TP_LOCAL_WRITE ?
+					    " and writable" : "");
+		return ret;
+	}
 	if (!tp->prov_key && (uintptr_t)addr > OFI_KEY_ADDR_MASK) {
 		rmx__err("ofi: %p is above the 47-bit addresses rmx's keys encode",
 			 addr);
@@ -919,6 +991,7 @@ static int ofi_mr_reg(struct rmx__tp *base, void *addr, size_t len,
 	if (access & (RMX__TP_REMOTE_WRITE | RMX__TP_REMOTE_ATOMIC))
 		acc |= FI_REMOTE_WRITE;
 	/* A key another registration holds: the next counter value. */
+	ret = -FI_ENOKEY;
 	for (tries = 0; ret == -FI_ENOKEY && tries < 16; tries++) {
 		if (!tp->prov_key)
 			key = (tp->key_seq++ << OFI_KEY_SEQ_SHIFT) |

@@ -297,8 +297,11 @@ int rmx__ofi_name_to_sa(const struct ofi_tp *tp, const uint8_t *name,
 			size_t len, struct sockaddr_storage *out);
 int rmx__ofi_sa_to_name(const struct ofi_tp *tp, const struct sockaddr *sa,
 			uint8_t *name, size_t *len);
-/* shm: the name of a "port" on this node. */
+/* shm: the name of a "port" on this node; whether an endpoint holds it. */
 void rmx__ofi_port_name(int port, char *buf, size_t len);
+bool rmx__ofi_port_taken(int port);
+/* shm: a port no endpoint holds, or -EADDRINUSE. */
+int rmx__ofi_free_port(void);
 
 /* cm.c */
 int rmx__ofi_listen(struct rmx__tp *tp, const struct sockaddr *sa,
