@@ -415,10 +415,21 @@ void rmx__ofi_conn_deliver(struct ofi_conn *c)
 		};
 		bool fails, silent = op->silent;
 
-		if (!op->done)
+		if (!op->done && !c->failed)
 			break;
 		rmx__list_del(&op->node);
-		op_free(tp, op);
+		if (op->done) {
+			op_free(tp, op);
+		} else {
+			/*
+			 * The connection failed: its requests complete now,
+			 * flushed, whatever the provider does with them (a
+			 * dead shm peer never answers); the provider's
+			 * completion frees the op later (op_done).
+			 */
+			op->conn = NULL;
+			comp.status = -ECANCELED;
+		}
 		if (silent) {
 			if (comp.status && !c->failed && !c->carry)
 				c->carry = comp.status;
