@@ -6,7 +6,7 @@
  * One reliable-datagram endpoint (FI_EP_RDM) per backend carries every
  * connection's data; its untagged receives are the layer above's shared
  * receives. Which rmx connection a message belongs to travels in its
- * remote CQ data (ofi_data below). Connections are a handshake the
+ * remote CQ data (OFI_DATA_IMM below). Connections are a handshake the
  * backend runs itself in tagged messages (OFI_TAG_CTRL), which have
  * receive buffers of their own. A listener is an endpoint of its own,
  * bound at the listening address, that only takes CONNECT requests.
