@@ -24,7 +24,7 @@ const struct rmx__knob rmx__knobs[] = {
 	{ .name = "RMX_TRANSPORT", .def = "auto", .type = RMX__KNOB_STRING,
 	  .offset = offsetof(struct rmx__config, transport),
 	  .max = RMX__TRANSPORT_NAME_MAX,
-	  .help = "transport backend: auto (the first built-in one with a usable device) or a backend's name: verbs" },
+	  .help = "transport backend: auto (the first built-in one with a usable device) or a backend's name: verbs, ofi (libfabric)" },
 	KNOB_UINT("RMX_CONNECT_TIMEOUT_MS", "5000", 1, 3600000,
 		  connect_timeout_ms,
 		  "bound on address/route resolution and connection setup"),

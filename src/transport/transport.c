@@ -1,14 +1,24 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "transport/transport.h"
+#ifdef RMX_HAVE_OFI
+#include "transport/ofi/ofi_ops.h"
+#endif
 
-/* Backends this build has, in the order auto tries them. */
+/*
+ * Backends this build has, in the order auto tries them: verbs where a
+ * device is active, else libfabric (tcp, else shm).
+ */
 static const struct rmx__tp_ops *const builtin[] = {
 #ifdef RMX_HAVE_VERBS
 	&rmx__verbs_ops,
+#endif
+#ifdef RMX_HAVE_OFI
+	&rmx__ofi_ops,
 #endif
 };
 
@@ -19,6 +29,7 @@ static const struct {
 	const char *name, *option;
 } known[] = {
 	{ "verbs", "RMX_WITH_VERBS" },
+	{ "ofi", "RMX_WITH_OFI" },
 };
 
 /* Added at run time (the tests' loopback): never chosen by auto. */
@@ -82,11 +93,30 @@ int rmx__tp_open(const char *name, struct rmx__loop *loop,
 		ops = find(name);
 		return ops ? ops->open(loop, up, upctx, out) : not_built(name);
 	}
-	/* Each built-in backend in order, until one has a device. */
+	/*
+	 * Each built-in backend in order, until one has a device. Why one
+	 * has none is news only when no later one has either.
+	 */
 	for (i = 0; i < NBUILTIN; i++) {
+		char why[RMX__TP_NOTE_MAX];
+		bool last = i + 1 == NBUILTIN;
+		int level = 0;
+
+		if (!last)
+			rmx__log_capture_begin(why, sizeof(why));
 		ret = builtin[i]->open(loop, up, upctx, out);
-		if (ret != -ENODEV)
-			return ret;
+		if (!last)
+			level = rmx__log_capture_end();
+		if (ret == -ENODEV && !last) {
+			if (level)
+				rmx__info("RMX_TRANSPORT=auto: %s: %s; trying %s",
+					  builtin[i]->name, why,
+					  builtin[i + 1]->name);
+			continue;
+		}
+		if (level)
+			rmx__log(level, "%s", why);
+		return ret;
 	}
 	return ret;
 }
