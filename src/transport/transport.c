@@ -91,7 +91,8 @@ int rmx__tp_open(const char *name, struct rmx__loop *loop,
 
 	if (strcmp(name, "auto")) {
 		ops = find(name);
-		return ops ? ops->open(loop, up, upctx, out) : not_built(name);
+		ret = ops ? ops->open(loop, up, upctx, out) : not_built(name);
+		return ret == -ENXIO ? -ENODEV : ret;
 	}
 	/*
 	 * Each built-in backend in order, until one has a device. Why one
@@ -116,7 +117,7 @@ int rmx__tp_open(const char *name, struct rmx__loop *loop,
 		}
 		if (level)
 			rmx__log(level, "%s", why);
-		return ret;
+		return ret == -ENXIO ? -ENODEV : ret;
 	}
 	return ret;
 }

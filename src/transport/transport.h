@@ -210,7 +210,9 @@ struct rmx__tp_ops {
 	size_t nknobs;
 	/*
 	 * Opens the backend and adds the fds that signal its events to
-	 * loop; -ENODEV when its fabric has nothing usable here.
+	 * loop; -ENODEV when its fabric has nothing usable here, -ENXIO
+	 * when a device its own knob names is not (the user chose this
+	 * fabric: RMX_TRANSPORT=auto tries no other).
 	 */
 	int (*open)(struct rmx__loop *loop, const struct rmx__tp_upcalls *up,
 		    void *upctx, struct rmx__tp **out);

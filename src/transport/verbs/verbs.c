@@ -47,7 +47,7 @@ static int pick_device(struct verbs_tp *tp)
 	tp->devices = rdma_get_devices(&n);
 	if (!tp->devices || n == 0) {
 		rmx__err("no RDMA device found (load a driver, or for Soft-RoCE: rdma link add rxe0 type rxe netdev IFACE)");
-		return -ENODEV;
+		return *want ? -ENXIO : -ENODEV;
 	}
 	for (i = 0; i < n; i++) {
 		struct ibv_context *v = tp->devices[i];
@@ -75,7 +75,7 @@ static int pick_device(struct verbs_tp *tp)
 		rmx__err("RMX_DEVICE=%s: no such RDMA device", want);
 	else
 		rmx__err("no RDMA device has an active port");
-	return -ENODEV;
+	return *want ? -ENXIO : -ENODEV;
 }
 
 /*
